@@ -1,0 +1,225 @@
+//! Secret newtypes. Their `Debug` and `Display` never show more than the last four characters,
+//! and equality is constant-time, so a secret cannot leak through a log line or a timing.
+
+use std::fmt;
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// How many trailing characters of a secret may be shown (CONTRACTS §5).
+pub const SHOWN_SUFFIX: usize = 4;
+
+/// `****abcd` for a secret, or `****` when it is too short to show any of it safely.
+pub fn redact(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() <= SHOWN_SUFFIX * 2 {
+        return "****".to_owned();
+    }
+    let tail: String = chars[chars.len() - SHOWN_SUFFIX..].iter().collect();
+    format!("****{tail}")
+}
+
+/// A Segment source write key.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WriteKey(String);
+
+impl WriteKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        WriteKey(key.into())
+    }
+
+    /// The key itself: only for building the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `Basic base64("<writeKey>:")`: Segment's HTTP API takes the key as the user name with an
+    /// empty password (CONTRACTS §2; note the colon).
+    pub fn basic_auth_header(&self) -> String {
+        let mut userpass = String::with_capacity(self.0.len() + 1);
+        userpass.push_str(&self.0);
+        userpass.push(':');
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(userpass)
+        )
+    }
+
+    /// `****abcd`.
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+impl PartialEq for WriteKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+impl Eq for WriteKey {}
+
+impl fmt::Debug for WriteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WriteKey({})", self.redacted())
+    }
+}
+
+impl fmt::Display for WriteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// The bearer token Braze presents. Never stored: only its [`TokenHash`] is.
+#[derive(Clone)]
+pub struct BearerToken(String);
+
+/// Characters Braze allows in a token: base64 plus `- . _ ~` (CONTRACTS §1).
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '-' | '.' | '_' | '~')
+}
+
+/// Longest token accepted; anything longer is refused before hashing.
+pub const MAX_TOKEN_LEN: usize = 512;
+
+impl BearerToken {
+    /// A token from its text, if it uses only the allowed characters.
+    pub fn parse(token: &str) -> Option<Self> {
+        let ok =
+            !token.is_empty() && token.len() <= MAX_TOKEN_LEN && token.chars().all(is_token_char);
+        ok.then(|| BearerToken(token.to_owned()))
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
+    pub fn from_authorization(header: &str) -> Option<Self> {
+        let (scheme, rest) = header.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        Self::parse(rest.trim())
+    }
+
+    /// The token itself: only to show it once to whoever created it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 of the token, the only form that is stored.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BearerToken({})", redact(&self.0))
+    }
+}
+
+/// SHA-256 of a bearer token, stored as 64 lowercase hex digits.
+#[derive(Clone, Copy)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Parses 64 hex digits.
+    pub fn from_hex(hex_digits: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(hex_digits, &mut out).ok()?;
+        Some(TokenHash(out))
+    }
+
+    /// Whether `token` hashes to this value, compared in constant time.
+    pub fn verify(&self, token: &BearerToken) -> bool {
+        self.0.ct_eq(&token.hash().0).into()
+    }
+
+    /// The hex form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl PartialEq for TokenHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+impl Eq for TokenHash {}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+impl Serialize for TokenHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        TokenHash::from_hex(&text).ok_or_else(|| {
+            serde::de::Error::custom("expected 64 hex digits (SHA-256 of the token)")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_key_never_prints_in_full() {
+        let key = WriteKey::new("wk_live_1234567890abcd");
+        assert_eq!(format!("{key}"), "****abcd");
+        assert_eq!(format!("{key:?}"), "WriteKey(****abcd)");
+        assert!(!format!("{key:?}").contains("live"));
+        assert_eq!(redact("short"), "****");
+    }
+
+    #[test]
+    fn basic_auth_has_the_trailing_colon() {
+        // base64("abc:") == "YWJjOg=="
+        assert_eq!(WriteKey::new("abc").basic_auth_header(), "Basic YWJjOg==");
+    }
+
+    #[test]
+    fn bearer_parsing_and_verification() {
+        let t = BearerToken::from_authorization("Bearer s3cr3t-token_~.x+/=").unwrap();
+        let hash = t.hash();
+        let again = TokenHash::from_hex(&hash.to_hex()).unwrap();
+        assert!(again.verify(&t));
+        assert!(!again.verify(&BearerToken::parse("s3cr3t-token_~.x+/").unwrap()));
+        assert!(BearerToken::from_authorization("bearer abc").is_some());
+        assert!(BearerToken::from_authorization("Basic abc").is_none());
+        assert!(BearerToken::from_authorization("Bearer").is_none());
+        assert!(BearerToken::from_authorization("Bearer a b").is_none());
+        assert!(BearerToken::from_authorization("Bearer ä").is_none());
+        assert!(BearerToken::parse(&"a".repeat(MAX_TOKEN_LEN + 1)).is_none());
+        assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn known_sha256_vector() {
+        // sha256("abc")
+        let h = BearerToken::parse("abc").unwrap().hash().to_hex();
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn token_hash_rejects_bad_hex() {
+        assert!(TokenHash::from_hex("zz").is_none());
+        assert!(TokenHash::from_hex(&"a".repeat(63)).is_none());
+        assert!(serde_json::from_str::<TokenHash>("\"abc\"").is_err());
+    }
+}

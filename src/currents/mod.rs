@@ -1,0 +1,149 @@
+//! The Braze Currents wire model: the `{"events":[...]}` envelope pushed by the "Custom HTTP"
+//! connector, parsed leniently and without copying.
+//!
+//! The envelope is split into one [`RawValue`] per event so that a malformed event can be
+//! quarantined on its own while the rest of the batch goes on (CONTRACTS §4: a 400 would make
+//! Braze drop the event for good). Strings borrow from the request body unless they hold escapes.
+
+mod fields;
+mod validate;
+
+pub use fields::{Properties, RawEvent, RawUser};
+pub use validate::{RejectReason, Rejected, User, ValidEvent, validate_event};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::RequestError;
+
+/// A parsed Currents batch: the events, each still raw JSON, in the order Braze sent them.
+#[derive(Debug)]
+pub struct Envelope<'a> {
+    /// One entry per element of `events`.
+    pub events: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeWire<'a> {
+    #[serde(borrow, default)]
+    events: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Parses a request body. An empty (or all-whitespace) body is an empty batch: Braze probes
+    /// credentials that way (CONTRACTS §1). Anything that is not an object with an `events` array
+    /// is a [`RequestError`] naming what is wrong; unknown top-level keys are ignored.
+    pub fn parse(body: &'a [u8]) -> Result<Self, RequestError> {
+        let text = std::str::from_utf8(body).map_err(|e| RequestError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        })?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let trimmed = text.trim_start();
+        if trimmed.is_empty() {
+            return Ok(Envelope { events: Vec::new() });
+        }
+        if !trimmed.starts_with('{') {
+            // Still report a syntax error as such, so "not JSON" and "JSON but not an object"
+            // stay distinguishable for the operator.
+            return Err(match serde_json::from_str::<&RawValue>(text) {
+                Ok(_) => RequestError::NotAnObject,
+                Err(e) => RequestError::invalid_json(&e),
+            });
+        }
+        let wire: EnvelopeWire<'a> =
+            serde_json::from_str(text).map_err(|e| RequestError::invalid_json(&e))?;
+        let raw = wire.events.ok_or(RequestError::MissingEvents)?;
+        if !raw.get().starts_with('[') {
+            return Err(RequestError::EventsNotArray {
+                found: json_kind(raw.get()),
+            });
+        }
+        let events: Vec<&'a RawValue> =
+            serde_json::from_str(raw.get()).map_err(|e| RequestError::invalid_json(&e))?;
+        Ok(Envelope { events })
+    }
+}
+
+/// The JSON kind of a raw value, from its first byte, for error messages.
+pub(crate) fn json_kind(raw: &str) -> &'static str {
+    match raw.as_bytes().first() {
+        Some(b'{') => "object",
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_body_is_an_empty_batch() {
+        assert!(Envelope::parse(b"").unwrap().events.is_empty());
+        assert!(Envelope::parse(b"  \n").unwrap().events.is_empty());
+    }
+
+    #[test]
+    fn zero_events_is_an_empty_batch() {
+        assert!(
+            Envelope::parse(br#"{"events":[]}"#)
+                .unwrap()
+                .events
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn events_are_split_raw_and_unknown_top_level_keys_ignored() {
+        let env = Envelope::parse(br#"{"v":2,"events":[{"id":"a"}, 7, "x"]}"#).unwrap();
+        let raws: Vec<&str> = env.events.iter().map(|r| r.get()).collect();
+        assert_eq!(raws, vec![r#"{"id":"a"}"#, "7", r#""x""#]);
+    }
+
+    #[test]
+    fn byte_order_mark_is_tolerated() {
+        let env = Envelope::parse("\u{feff}{\"events\":[1]}".as_bytes()).unwrap();
+        assert_eq!(env.events.len(), 1);
+    }
+
+    #[test]
+    fn request_errors_name_what_is_wrong() {
+        assert_eq!(
+            Envelope::parse(b"[1]").unwrap_err(),
+            RequestError::NotAnObject
+        );
+        assert_eq!(
+            Envelope::parse(b"{}").unwrap_err(),
+            RequestError::MissingEvents
+        );
+        assert_eq!(
+            Envelope::parse(br#"{"events":null}"#).unwrap_err(),
+            RequestError::MissingEvents
+        );
+        assert_eq!(
+            Envelope::parse(br#"{"events":{"a":1}}"#).unwrap_err(),
+            RequestError::EventsNotArray { found: "object" }
+        );
+        assert!(matches!(
+            Envelope::parse(b"{\"events\":[").unwrap_err(),
+            RequestError::InvalidJson { .. }
+        ));
+        assert!(matches!(
+            Envelope::parse(b"not json").unwrap_err(),
+            RequestError::InvalidJson { .. }
+        ));
+        assert_eq!(
+            Envelope::parse(b"{\"events\":[\"\xff\"]}").unwrap_err(),
+            RequestError::InvalidUtf8 { offset: 12 }
+        );
+    }
+
+    #[test]
+    fn duplicate_events_key_is_invalid_json() {
+        let err = Envelope::parse(br#"{"events":[],"events":[]}"#).unwrap_err();
+        assert!(matches!(err, RequestError::InvalidJson { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,230 @@
+//! The mapping table: what each known Braze event type becomes in Segment.
+//!
+//! The table itself is data ([`table`]); this module looks entries up and holds the rules that
+//! apply to every event (CONTRACTS §3).
+
+mod table;
+
+use serde::{Deserialize, Serialize};
+
+/// One known event type and how Braze's own Segment export renders it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EventSpec {
+    /// Canonical Currents type, e.g. `users.messages.email.Open`.
+    pub event_type: &'static str,
+    /// Older spelling Braze may still send (`users_campaigns_abort`).
+    pub legacy_alias: Option<&'static str>,
+    /// Segment event name in the Braze glossary ("Email Opened").
+    pub name: &'static str,
+    /// Name on Segment's Braze-source catalog page, where it differs from [`Self::name`].
+    pub catalog_name: Option<&'static str>,
+    /// `(context.device key, property it moves from)`.
+    pub context_device: &'static [(&'static str, &'static str)],
+    /// `(context.traits key, property it moves from)`.
+    pub context_traits: &'static [(&'static str, &'static str)],
+    /// `(Braze property, Segment property)` renames.
+    pub renames: &'static [(&'static str, &'static str)],
+    /// Properties of this type that are never forwarded.
+    pub dropped: &'static [&'static str],
+    /// Properties Braze's export sends, sorted (documentation and golden checks; others pass too).
+    pub properties: &'static [&'static str],
+    /// Whether `user.user_id` is always present (false only for inbound SMS/WhatsApp).
+    pub user_id_required: bool,
+}
+
+impl EventSpec {
+    /// Whether Braze's export lists `property` for this type.
+    pub fn lists_property(&self, property: &str) -> bool {
+        self.properties.binary_search(&property).is_ok()
+    }
+
+    /// The Segment event name under a naming profile.
+    pub fn name_for(&self, profile: NamingProfile) -> &'static str {
+        match profile {
+            NamingProfile::Braze => self.name,
+            NamingProfile::SegmentCatalog => self.catalog_name.unwrap_or(self.name),
+        }
+    }
+}
+
+/// Which published names known events get (CONTRACTS §3 decision 2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamingProfile {
+    /// The names of the Segment tab of Braze's Currents glossary (Braze's own export).
+    #[default]
+    Braze,
+    /// The names of Segment's Braze-source catalog page ("Email Unsubscribed", ...).
+    SegmentCatalog,
+}
+
+/// Properties never forwarded on any event (CONTRACTS §3): device OS version and sending IP are
+/// not part of Braze's export.
+const ALWAYS_DROPPED: [&str; 2] = ["os_version", "sending_ip"];
+/// Suffix of deprecated API-id properties, never forwarded.
+const DEPRECATED_SUFFIX: &str = "_api_id";
+
+/// Whether a property is dropped from every event, known or not.
+pub fn never_forwarded(property: &str) -> bool {
+    ALWAYS_DROPPED.contains(&property) || property.ends_with(DEPRECATED_SUFFIX)
+}
+
+/// The entry for an event type, by canonical name or legacy spelling.
+pub fn lookup(event_type: &str) -> Option<&'static EventSpec> {
+    match table::EVENT_SPECS.binary_search_by(|s| s.event_type.cmp(event_type)) {
+        Ok(i) => Some(&table::EVENT_SPECS[i]),
+        Err(_) if event_type.starts_with("users_") => table::EVENT_SPECS
+            .iter()
+            .find(|s| s.legacy_alias == Some(event_type)),
+        Err(_) => None,
+    }
+}
+
+/// All known canonical event types, sorted: the default event selection.
+pub fn known_event_types() -> impl Iterator<Item = &'static str> {
+    table::EVENT_SPECS.iter().map(|s| s.event_type)
+}
+
+/// `users.behaviors.CustomEvent`: a customer behaviour event outside the table, named after its
+/// own `name` property when the connector opts in (CONTRACTS §3 decision 3).
+pub const CUSTOM_EVENT_TYPE: &str = "users.behaviors.CustomEvent";
+/// The property that carries a custom event's own name.
+pub const CUSTOM_EVENT_NAME_PROPERTY: &str = "name";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn reference() -> serde_json::Map<String, Value> {
+        let text = include_str!("../../tests/fixtures/segment-event-mapping.json");
+        let mut doc: Value = serde_json::from_str(text).unwrap();
+        doc["events"].as_object_mut().unwrap().clone()
+    }
+
+    fn pairs(v: &Value) -> Vec<(String, String)> {
+        let mut out: Vec<_> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn owned(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut out: Vec<_> = p
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn table_matches_reference() {
+        let reference = reference();
+        assert_eq!(reference.len(), table::EVENT_SPECS.len());
+        for spec in &table::EVENT_SPECS {
+            let r = &reference[spec.event_type];
+            if let Some(name) = r["segment_event"].as_str() {
+                assert_eq!(spec.name, name, "{}", spec.event_type);
+            }
+            assert_eq!(owned(spec.context_device), pairs(&r["context_device"]));
+            assert_eq!(owned(spec.context_traits), pairs(&r["context_traits"]));
+            let props: Vec<&str> = r["properties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            assert_eq!(spec.properties, props.as_slice(), "{}", spec.event_type);
+            assert_eq!(spec.user_id_required, r["anonymousId_required"] == true);
+        }
+    }
+
+    #[test]
+    fn table_is_sorted_for_binary_search_and_lists_are_sorted() {
+        for w in table::EVENT_SPECS.windows(2) {
+            assert!(w[0].event_type < w[1].event_type);
+        }
+        for s in &table::EVENT_SPECS {
+            assert!(
+                s.properties.windows(2).all(|w| w[0] < w[1]),
+                "{}",
+                s.event_type
+            );
+        }
+    }
+
+    #[test]
+    fn renames_follow_the_glossary_notes() {
+        for s in &table::EVENT_SPECS {
+            for (from, to) in s.renames {
+                assert!(s.lists_property(to), "{} lists {to}", s.event_type);
+                assert!(
+                    !s.lists_property(from),
+                    "{} must not list {from}",
+                    s.event_type
+                );
+            }
+        }
+        let click = lookup("users.messages.email.Click").unwrap();
+        assert_eq!(click.renames, &[("url", "link_url")]);
+        let card = lookup("users.messages.contentcard.Impression").unwrap();
+        assert_eq!(card.renames, &[("content_card_id", "card_id")]);
+    }
+
+    #[test]
+    fn legacy_aborts_in_both_spellings() {
+        assert_eq!(
+            lookup("users.campaigns.Abort").unwrap().name,
+            "Campaign Aborted"
+        );
+        assert_eq!(
+            lookup("users_campaigns_abort").unwrap().name,
+            "Campaign Aborted"
+        );
+        assert_eq!(lookup("users.canvas.Abort").unwrap().name, "Canvas Aborted");
+        assert_eq!(lookup("users_canvas_abort").unwrap().name, "Canvas Aborted");
+        assert!(lookup("users_other_abort").is_none());
+    }
+
+    #[test]
+    fn catalog_profile_differs_only_where_the_catalog_does() {
+        let differing: Vec<_> = table::EVENT_SPECS
+            .iter()
+            .filter(|s| s.name_for(NamingProfile::SegmentCatalog) != s.name)
+            .map(|s| s.name_for(NamingProfile::SegmentCatalog))
+            .collect();
+        assert_eq!(
+            differing,
+            [
+                "Email Marked As Spam",
+                "Email Unsubscribed",
+                "iOS Foreground Push Opened"
+            ]
+        );
+    }
+
+    #[test]
+    fn never_forwarded_rules() {
+        assert!(never_forwarded("os_version"));
+        assert!(never_forwarded("sending_ip"));
+        assert!(never_forwarded("canvas_step_message_variation_api_id"));
+        assert!(!never_forwarded("campaign_id"));
+        assert!(
+            lookup("users.messages.pushnotification.Open")
+                .unwrap()
+                .dropped
+                .contains(&"button_string")
+        );
+    }
+
+    #[test]
+    fn unknown_type_is_none() {
+        assert!(lookup("users.behaviors.CustomEvent").is_none());
+        assert_eq!(known_event_types().count(), 50);
+    }
+}

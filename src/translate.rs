@@ -1,0 +1,230 @@
+//! A validated Currents event + a connector's config → a Segment `track` call, or the reason the
+//! connector does not forward it (CONTRACTS §3).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::config::{ConnectorConfig, Region};
+use crate::currents::ValidEvent;
+use crate::mapping::{self, CUSTOM_EVENT_NAME_PROPERTY, CUSTOM_EVENT_TYPE, EventSpec};
+use crate::segment::{PropValue, Track, format_timestamp, message_id};
+
+/// Why the connector deliberately does not forward an event. Counted and reported, never silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterReason {
+    /// A known type the connector's `events.include` does not list.
+    NotSelected,
+    /// A type the table does not know, with `forward_unknown` off.
+    UnknownType,
+    /// No `external_user_id` and `include_anonymous` off (what Braze's own export does).
+    AnonymousUser,
+    /// Neither `external_user_id` nor `user_id`: Segment needs one of them.
+    NoIdentity,
+    /// No route matches the event and the connector has no default destination.
+    NoRoute,
+}
+
+impl FilterReason {
+    /// Every reason, for exhaustive reporting.
+    pub const ALL: [FilterReason; 5] = [
+        Self::NotSelected,
+        Self::UnknownType,
+        Self::AnonymousUser,
+        Self::NoIdentity,
+        Self::NoRoute,
+    ];
+
+    /// The stable code, e.g. `not_selected`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotSelected => "not_selected",
+            Self::UnknownType => "unknown_type",
+            Self::AnonymousUser => "anonymous_user",
+            Self::NoIdentity => "no_identity",
+            Self::NoRoute => "no_route",
+        }
+    }
+}
+
+/// What translation needs besides the event and the config; all supplied by the caller, so the
+/// core reads no clock and no request.
+#[derive(Debug, Clone, Copy)]
+pub struct TranslateContext<'a> {
+    /// The connector's id (the KV key), scoping `messageId`.
+    pub connector_id: &'a str,
+    /// Region nearest the request's origin, for destinations with region `auto`.
+    pub nearest_region: Option<Region>,
+    /// `integrations`, serialised once per batch.
+    pub integrations: &'a RawValue,
+}
+
+/// A translated event with its routing.
+#[derive(Debug)]
+pub struct Translated<'c> {
+    /// Destination name in the config.
+    pub destination: &'c str,
+    /// Resolved region.
+    pub region: Region,
+    /// Segment `messageId`.
+    pub message_id: String,
+    /// The `track` call as JSON.
+    pub json: Box<RawValue>,
+}
+
+/// Translates one event, or says why it is filtered.
+pub fn translate<'c>(
+    ev: &ValidEvent<'_>,
+    config: &'c ConnectorConfig,
+    ctx: &TranslateContext<'_>,
+) -> Result<Translated<'c>, FilterReason> {
+    select(ev, config)?;
+    let (user_id, anonymous_id) = identity(ev, config)?;
+    let (destination, region) = route(ev, config, ctx.nearest_region)?;
+
+    let mut properties: Vec<(&str, PropValue<'_>)> = Vec::with_capacity(ev.properties.0.len() + 1);
+    let mut device: Vec<(&str, PropValue<'_>)> = Vec::new();
+    let mut traits: Vec<(&str, PropValue<'_>)> = Vec::new();
+    let mut renamed: Vec<(&str, PropValue<'_>)> = Vec::new();
+    for (key, value) in &ev.properties.0 {
+        let key = key.as_ref();
+        if value.get() == "null" || mapping::never_forwarded(key) {
+            continue;
+        }
+        let value = PropValue::Raw(value);
+        let Some(spec) = ev.spec else {
+            properties.push((key, value));
+            continue;
+        };
+        if spec.dropped.contains(&key) {
+            continue;
+        }
+        if let Some((to, _)) = spec.context_device.iter().find(|(_, from)| *from == key) {
+            device.push((to, value));
+        } else if let Some((to, _)) = spec.context_traits.iter().find(|(_, from)| *from == key) {
+            traits.push((to, value));
+        } else if let Some((_, to)) = spec.renames.iter().find(|(from, _)| *from == key) {
+            renamed.push((to, value));
+        } else {
+            properties.push((key, value));
+        }
+    }
+    if let Some(device_id) = ev.user.device_id.as_deref()
+        && ev.spec.is_none_or(|s| s.lists_property("device_id"))
+    {
+        renamed.push(("device_id", PropValue::Str(device_id)));
+    }
+    // Renamed and supplied values win over a same-named original (e.g. `url` → `link_url`).
+    for (key, value) in renamed {
+        match properties.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => properties.push((key, value)),
+        }
+    }
+
+    let timestamp = format_timestamp(ev.time).expect("validation bounds the time");
+    let message_id = message_id(config.message_id, ctx.connector_id, &ev.id);
+    let event = event_name(ev, config);
+    let track = Track {
+        event: &event,
+        user_id,
+        anonymous_id,
+        message_id: &message_id,
+        timestamp: &timestamp,
+        properties: &properties,
+        device: &device,
+        traits: &traits,
+        library: &config.library,
+        integrations: ctx.integrations,
+    };
+    let json = serde_json::value::to_raw_value(&track).expect("borrowed JSON always serialises");
+    Ok(Translated {
+        destination,
+        region,
+        message_id,
+        json,
+    })
+}
+
+fn select(ev: &ValidEvent<'_>, config: &ConnectorConfig) -> Result<(), FilterReason> {
+    let include = config.events.include.as_ref();
+    let listed = |t: &str| include.is_some_and(|set| set.contains(t));
+    match ev.spec {
+        Some(spec) if include.is_none() || listed(spec.event_type) || listed(&ev.event_type) => {
+            Ok(())
+        }
+        Some(_) => Err(FilterReason::NotSelected),
+        None if config.events.forward_unknown || listed(&ev.event_type) => Ok(()),
+        None => Err(FilterReason::UnknownType),
+    }
+}
+
+type Identity<'e> = (Option<&'e str>, Option<&'e str>);
+
+fn identity<'e>(
+    ev: &'e ValidEvent<'_>,
+    config: &ConnectorConfig,
+) -> Result<Identity<'e>, FilterReason> {
+    let user_id = ev.user.external_user_id.as_deref();
+    let anonymous_id = ev.user.user_id.as_deref();
+    match (user_id, anonymous_id) {
+        (Some(_), _) => Ok((user_id, anonymous_id)),
+        (None, Some(_)) if config.identity.include_anonymous => Ok((None, anonymous_id)),
+        (None, Some(_)) => Err(FilterReason::AnonymousUser),
+        (None, None) => Err(FilterReason::NoIdentity),
+    }
+}
+
+fn route<'c>(
+    ev: &ValidEvent<'_>,
+    config: &'c ConnectorConfig,
+    nearest: Option<Region>,
+) -> Result<(&'c str, Region), FilterReason> {
+    let routed = config.routing.as_ref().and_then(|routing| {
+        let field = routing.by.property();
+        let (_, raw) = ev.properties.0.iter().find(|(k, _)| k == field)?;
+        let value: String = serde_json::from_str(raw.get()).ok()?;
+        routing.routes.get(&value).map(String::as_str)
+    });
+    let name = routed
+        .or_else(|| config.fallback_destination())
+        .ok_or(FilterReason::NoRoute)?;
+    let (name, dest) = config
+        .destinations
+        .get_key_value(name)
+        .ok_or(FilterReason::NoRoute)?;
+    Ok((name.as_str(), dest.region.resolve(nearest)))
+}
+
+fn event_name<'a>(ev: &'a ValidEvent<'_>, config: &'a ConnectorConfig) -> Cow<'a, str> {
+    let naming = &config.naming;
+    let canonical = ev.spec.map(|s: &EventSpec| s.event_type);
+    if let Some(name) = naming
+        .overrides
+        .get(ev.event_type.as_ref())
+        .or_else(|| canonical.and_then(|t| naming.overrides.get(t)))
+    {
+        return Cow::Borrowed(name);
+    }
+    if let Some(spec) = ev.spec {
+        return Cow::Borrowed(spec.name_for(naming.profile));
+    }
+    if naming.custom_event_names && ev.event_type == CUSTOM_EVENT_TYPE {
+        let own = ev
+            .properties
+            .0
+            .iter()
+            .find(|(k, _)| k == CUSTOM_EVENT_NAME_PROPERTY)
+            .and_then(|(_, v)| serde_json::from_str::<String>(v.get()).ok())
+            .filter(|name| !name.trim().is_empty());
+        if let Some(name) = own {
+            return Cow::Owned(name);
+        }
+    }
+    Cow::Borrowed(&ev.event_type)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::ConnectorConfig;
+use crate::currents::validate_event;
+
+const HASH: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+fn config(extra: Value) -> ConnectorConfig {
+    let mut doc = json!({
+        "token_sha256": HASH,
+        "destinations": {"main": {"write_key": "wk_main_0001", "region": "us"}}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        doc[k] = v.clone();
+    }
+    ConnectorConfig::from_json(&doc.to_string()).unwrap()
+}
+
+fn run(event: &Value, config: &ConnectorConfig) -> Result<(String, Region, Value), FilterReason> {
+    run_at(event, config, None)
+}
+
+fn run_at(
+    event: &Value,
+    config: &ConnectorConfig,
+    nearest: Option<Region>,
+) -> Result<(String, Region, Value), FilterReason> {
+    let raw = RawValue::from_string(event.to_string()).unwrap();
+    let ev = validate_event(&raw).expect("test events are valid");
+    let integrations = serde_json::value::to_raw_value(&config.integrations).unwrap();
+    let ctx = TranslateContext {
+        connector_id: "acme",
+        nearest_region: nearest,
+        integrations: &integrations,
+    };
+    let t = translate(&ev, config, &ctx)?;
+    Ok((
+        t.destination.to_owned(),
+        t.region,
+        serde_json::from_str(t.json.get()).unwrap(),
+    ))
+}
+
+fn email_open() -> Value {
+    json!({
+        "event_type": "users.messages.email.Open", "id": "ev-1", "time": 1477502783,
+        "user": {"user_id": "braze-1", "external_user_id": "cust-1", "device_id": "dev-1", "timezone": "Europe/Paris"},
+        "properties": {"email_address": "a@example.com", "device_model": "Pixel", "campaign_id": "c1",
+                       "os_version": "17", "brand_new_field": {"x": [1, 2]}}
+    })
+}
+
+#[test]
+fn known_event_follows_the_table() {
+    let (_, _, out) = run(&email_open(), &config(json!({}))).unwrap();
+    assert_eq!(out["type"], "track");
+    assert_eq!(out["event"], "Email Opened");
+    assert_eq!(out["userId"], "cust-1");
+    assert_eq!(out["anonymousId"], "braze-1");
+    assert_eq!(out["timestamp"], "2016-10-26T17:26:23.000Z");
+    assert_eq!(out["context"]["traits"], json!({"email": "a@example.com"}));
+    assert_eq!(out["context"]["device"], json!({"model": "Pixel"}));
+    assert_eq!(out["context"]["library"]["name"], "currents-relay");
+    assert_eq!(out["integrations"], json!({"Braze": false}));
+    let props = out["properties"].as_object().unwrap();
+    assert_eq!(props["campaign_id"], "c1");
+    assert_eq!(props["device_id"], "dev-1");
+    assert_eq!(
+        props["brand_new_field"],
+        json!({"x": [1, 2]}),
+        "unknown properties pass through"
+    );
+    for gone in ["email_address", "device_model", "os_version", "timezone"] {
+        assert!(!props.contains_key(gone), "{gone} must not be forwarded");
+    }
+    assert!(!out.to_string().contains("Europe/Paris"));
+}
+
+#[test]
+fn absent_and_null_optionals_translate_identically() {
+    let absent = json!({"event_type": "users.messages.email.Open", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u"}, "properties": {"campaign_id": "c"}});
+    let nulls = json!({"event_type": "users.messages.email.Open", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u", "device_id": null, "timezone": null},
+        "properties": {"campaign_id": "c", "email_address": null, "device_model": null, "canvas_id": null}});
+    let cfg = config(json!({}));
+    assert_eq!(run(&absent, &cfg).unwrap(), run(&nulls, &cfg).unwrap());
+}
+
+#[test]
+fn inbound_sms_without_user_id_is_forwarded_by_external_id() {
+    let ev = json!({"event_type": "users.messages.sms.InboundReceive", "id": "e", "time": 1,
+        "user": {"external_user_id": "u"}, "properties": {"user_phone_number": "+15550100", "message_body": "STOP"}});
+    let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(out["userId"], "u");
+    assert!(out.get("anonymousId").is_none());
+    assert_eq!(out["context"]["traits"]["phone"], "+15550100");
+    assert_eq!(out["properties"]["message_body"], "STOP");
+}
+
+#[test]
+fn anonymous_policy_both_ways() {
+    let mut ev = email_open();
+    ev["user"] = json!({"user_id": "braze-1"});
+    assert_eq!(
+        run(&ev, &config(json!({}))).unwrap_err(),
+        FilterReason::AnonymousUser
+    );
+    let (_, _, out) = run(
+        &ev,
+        &config(json!({"identity": {"include_anonymous": true}})),
+    )
+    .unwrap();
+    assert_eq!(out["anonymousId"], "braze-1");
+    assert!(out.get("userId").is_none());
+    let nobody = json!({"event_type": "users.messages.sms.InboundReceive", "id": "e", "time": 1, "user": {}});
+    let anon = config(json!({"identity": {"include_anonymous": true}}));
+    assert_eq!(run(&nobody, &anon).unwrap_err(), FilterReason::NoIdentity);
+}
+
+#[test]
+fn event_selection() {
+    let only_clicks =
+        config(json!({"events": {"include": ["users.messages.email.Click", "my.custom.Type"]}}));
+    assert_eq!(
+        run(&email_open(), &only_clicks).unwrap_err(),
+        FilterReason::NotSelected
+    );
+    let mut click = email_open();
+    click["event_type"] = json!("users.messages.email.Click");
+    assert!(run(&click, &only_clicks).is_ok());
+    let mut unknown = email_open();
+    unknown["event_type"] = json!("users.messages.hologram.Send");
+    assert!(
+        run(&unknown, &only_clicks).is_ok(),
+        "unknown types forward by default"
+    );
+    let strict =
+        config(json!({"events": {"include": ["my.custom.Type"], "forward_unknown": false}}));
+    assert_eq!(
+        run(&unknown, &strict).unwrap_err(),
+        FilterReason::UnknownType
+    );
+    unknown["event_type"] = json!("my.custom.Type");
+    assert!(
+        run(&unknown, &strict).is_ok(),
+        "listed unknown types forward"
+    );
+}
+
+#[test]
+fn legacy_spelling_is_selected_by_its_canonical_name() {
+    let ev = json!({"event_type": "users_campaigns_abort", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u"}, "properties": {"abort_type": "liquid"}});
+    let cfg = config(json!({"events": {"include": ["users.campaigns.Abort"]}}));
+    let (_, _, out) = run(&ev, &cfg).unwrap();
+    assert_eq!(out["event"], "Campaign Aborted");
+}
+
+#[test]
+fn naming_profiles_and_overrides() {
+    let mut unsub = email_open();
+    unsub["event_type"] = json!("users.messages.email.Unsubscribe");
+    let name = |cfg: &ConnectorConfig, ev: &Value| run(ev, cfg).unwrap().2["event"].clone();
+    assert_eq!(name(&config(json!({})), &unsub), "Unsubscribed");
+    let catalog = config(json!({"naming": {"profile": "segment_catalog"}}));
+    assert_eq!(name(&catalog, &unsub), "Email Unsubscribed");
+    assert_eq!(name(&catalog, &email_open()), "Email Opened");
+    let overridden = config(json!({"naming": {"profile": "segment_catalog",
+        "overrides": {"users.messages.email.Unsubscribe": "Opted Out", "users.behaviors.Purchase": "Order Completed"}}}));
+    assert_eq!(name(&overridden, &unsub), "Opted Out");
+    let mut purchase = email_open();
+    purchase["event_type"] = json!("users.behaviors.Purchase");
+    assert_eq!(name(&overridden, &purchase), "Order Completed");
+}
+
+#[test]
+fn custom_event_names_are_opt_in() {
+    let ev = json!({"event_type": "users.behaviors.CustomEvent", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u"},
+        "properties": {"name": "Level \"Up\" 🎮", "custom_properties": {"level": 3}, "platform": "ios"}});
+    let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(out["event"], "users.behaviors.CustomEvent");
+    assert_eq!(
+        out["properties"]["platform"], "ios",
+        "unknown types keep every property"
+    );
+    let named = config(json!({"naming": {"custom_event_names": true}}));
+    let (_, _, out) = run(&ev, &named).unwrap();
+    assert_eq!(out["event"], "Level \"Up\" 🎮");
+    assert_eq!(out["properties"]["custom_properties"], json!({"level": 3}));
+}
+
+#[test]
+fn unknown_type_forwards_raw_name_and_all_properties() {
+    let ev = json!({"event_type": "users.messages.hologram.Send", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u", "device_id": "d"},
+        "properties": {"email_address": "a@b.c", "platform": "web", "x_api_id": "old", "nested": {"a": null}}});
+    let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(out["event"], "users.messages.hologram.Send");
+    assert_eq!(
+        out["properties"],
+        json!({"email_address": "a@b.c", "platform": "web", "nested": {"a": null}, "device_id": "d"})
+    );
+    assert_eq!(out["context"]["traits"], json!({}));
+}
+
+#[test]
+fn routing_by_app_id_and_regions() {
+    let cfg = config(json!({
+        "destinations": {
+            "main": {"write_key": "wk_main_0001", "region": "us"},
+            "ios": {"write_key": "wk_ios_00002", "region": "eu"},
+            "web": {"write_key": "wk_web_00003", "region": "auto"}
+        },
+        "default_destination": "main",
+        "routing": {"by": "app_id", "routes": {"app-ios": "ios", "app-web": "web"}}
+    }));
+    let with_app = |app: &str| {
+        let mut ev = email_open();
+        ev["properties"]["app_id"] = json!(app);
+        ev
+    };
+    let dest = |ev: &Value, near| {
+        let (d, r, _) = run_at(ev, &cfg, near).unwrap();
+        (d, r)
+    };
+    assert_eq!(dest(&with_app("app-ios"), None), ("ios".into(), Region::Eu));
+    assert_eq!(dest(&with_app("other"), None), ("main".into(), Region::Us));
+    assert_eq!(dest(&email_open(), None), ("main".into(), Region::Us));
+    assert_eq!(
+        dest(&with_app("app-web"), Some(Region::Eu)),
+        ("web".into(), Region::Eu)
+    );
+    assert_eq!(dest(&with_app("app-web"), None), ("web".into(), Region::Us));
+    let no_default = config(json!({
+        "destinations": {"a": {"write_key": "wk_a_0000001", "region": "us"}, "b": {"write_key": "wk_b_0000001", "region": "us"}},
+        "routing": {"by": "app_group_id", "routes": {"g1": "b"}}
+    }));
+    assert_eq!(
+        run(&email_open(), &no_default).unwrap_err(),
+        FilterReason::NoRoute
+    );
+    let mut grouped = email_open();
+    grouped["properties"]["app_group_id"] = json!("g1");
+    assert_eq!(run(&grouped, &no_default).unwrap().0, "b");
+}
+
+#[test]
+fn renames_win_over_same_named_originals() {
+    let ev = json!({"event_type": "users.messages.email.Click", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u"},
+        "properties": {"url": "https://new.example/", "link_url": "stale", "link_id": "l1"}});
+    let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(
+        out["properties"],
+        json!({"link_url": "https://new.example/", "link_id": "l1"})
+    );
+}
+
+#[test]
+fn platform_moves_only_on_device_interaction_events() {
+    let mut ev = email_open();
+    ev["properties"] = json!({"platform": "ios", "device_model": "iPhone"});
+    ev["event_type"] = json!("users.messages.pushnotification.Send");
+    let (_, _, send) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(send["properties"]["platform"], "ios");
+    assert_eq!(send["context"]["device"], json!({}));
+    ev["event_type"] = json!("users.messages.pushnotification.Open");
+    ev["properties"]["button_string"] = json!("OK");
+    let (_, _, open) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(
+        open["context"]["device"],
+        json!({"type": "ios", "model": "iPhone"})
+    );
+    assert!(open["properties"].get("platform").is_none());
+    assert!(open["properties"].get("button_string").is_none());
+}
+
+#[test]
+fn message_id_is_scoped_to_the_connector() {
+    let cfg = config(json!({}));
+    let (_, _, a) = run(&email_open(), &cfg).unwrap();
+    let (_, _, b) = run(&email_open(), &cfg).unwrap();
+    assert_eq!(a["messageId"], b["messageId"]);
+    let id = a["messageId"].as_str().unwrap();
+    assert!(id.len() <= 100 && id.starts_with("crl-"));
+    assert_eq!(
+        id,
+        crate::segment::message_id(crate::config::MessageIdScope::Connector, "acme", "ev-1")
+    );
+    let native = config(json!({"message_id": "event_id"}));
+    assert_eq!(run(&email_open(), &native).unwrap().2["messageId"], "ev-1");
+}
+
+#[test]
+fn library_and_integrations_are_configurable() {
+    let cfg = config(json!({"library": {"name": "acme-relay", "version": "9"},
+        "integrations": {"All": true, "Braze": false, "Amplitude": {"session_id": 1}}}));
+    let (_, _, out) = run(&email_open(), &cfg).unwrap();
+    assert_eq!(
+        out["context"]["library"],
+        json!({"name": "acme-relay", "version": "9"})
+    );
+    assert_eq!(out["integrations"]["Amplitude"], json!({"session_id": 1}));
+}
+
+#[test]
+fn unicode_and_escapes_survive_verbatim() {
+    let mut ev = email_open();
+    ev["id"] = json!("ïd-☃");
+    ev["user"]["external_user_id"] = json!("用户\n\"42\"");
+    ev["properties"]["campaign_name"] = json!("Soldes d’été 🌞 \u{0007}");
+    let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(out["userId"], "用户\n\"42\"");
+    assert_eq!(
+        out["properties"]["campaign_name"],
+        "Soldes d’été 🌞 \u{0007}"
+    );
+}
