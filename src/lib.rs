@@ -14,11 +14,14 @@
 pub mod config;
 pub mod currents;
 pub mod error;
+pub mod http;
 pub mod mapping;
 pub mod pipeline;
 pub mod retry;
 pub mod segment;
 pub mod translate;
+#[cfg(target_arch = "wasm32")]
+mod worker;
 
 pub use config::ConnectorConfig;
 pub use error::RequestError;

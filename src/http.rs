@@ -1,0 +1,144 @@
+//! The HTTP face of the relay, kept pure so it is tested natively: routes, the one mapping from
+//! errors to problem responses, limits, response and log bodies, quarantine documents and the
+//! nearest-region rule. The wasm32 `worker` shell moves bytes between the platform and these
+//! functions; it decides nothing this module could decide.
+
+mod logline;
+mod problem;
+mod quarantine;
+mod region;
+mod route;
+mod timefmt;
+
+pub use logline::{
+    RequestLog, config_error_line, currents_version, platform_failure_line, segment_failure_line,
+};
+pub use problem::{Answer, PROBLEM_TYPE_BASE, Problem, health_answer, json_answer};
+pub use quarantine::{
+    SEGMENT_REJECTED, quarantine_document, quarantine_key, rejected_batch_document,
+};
+pub use region::{EU_EEA_COUNTRIES, nearest_region};
+pub use route::{
+    HEALTH_PATH, INGEST_PREFIX, MAX_CONNECTOR_ID_LEN, Route, is_valid_connector_id, route,
+};
+pub use timefmt::{iso_millis, ymd};
+
+use serde::Serialize;
+
+/// This service's name, in `/health` and logs.
+pub const SERVICE: &str = env!("CARGO_PKG_NAME");
+/// The crate version, in `/health` and `User-Agent`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// `User-Agent` of requests to Segment.
+pub const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// Largest request body accepted. Braze sends at most 100 events of up to 900 KB each, but in
+/// practice a batch is far smaller; over this limit we answer 413 and Braze splits the batch
+/// (CONTRACTS §1), so no event is lost by keeping the limit well under Workers' 100 MB.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// KV namespace binding holding connector configs.
+pub const CONFIG_BINDING: &str = "CONFIG";
+/// R2 bucket binding for quarantined events.
+pub const QUARANTINE_BINDING: &str = "QUARANTINE";
+/// Variable overriding the US Segment endpoint (local runs and tests only; empty = production).
+pub const SEGMENT_US_URL_VAR: &str = "SEGMENT_US_URL";
+/// Variable overriding the EU Segment endpoint (local runs and tests only; empty = production).
+pub const SEGMENT_EU_URL_VAR: &str = "SEGMENT_EU_URL";
+/// Optional variable: seconds a parsed connector config is cached per isolate.
+pub const CONFIG_CACHE_SECONDS_VAR: &str = "CONFIG_CACHE_SECONDS";
+
+/// KV key prefix of connector configs: `connector:{id}`.
+pub const CONNECTOR_KEY_PREFIX: &str = "connector:";
+/// Default lifetime of a cached connector config: a config change reaches every isolate within
+/// this time (KV itself takes up to 60 s to propagate).
+pub const CONFIG_CACHE_MS: u64 = 30_000;
+/// Most connector configs one isolate caches before it starts over.
+pub const CONFIG_CACHE_MAX_ENTRIES: usize = 1_000;
+/// Timeout of one request to Segment. Braze waits for our answer, so a hung Segment must turn
+/// into a quick 503 (Braze retries) rather than a stalled connection.
+pub const SEGMENT_TIMEOUT_MS: u32 = 10_000;
+
+/// Header Braze sends on every Currents request (value `1`).
+pub const CURRENTS_VERSION_HEADER: &str = "Braze-Currents-Version";
+/// The Currents protocol version we were built against.
+pub const CURRENTS_VERSION: &str = "1";
+
+/// The KV key of a connector's config.
+pub fn connector_key(connector_id: &str) -> String {
+    format!("{CONNECTOR_KEY_PREFIX}{connector_id}")
+}
+
+/// The Segment endpoint for a region: the override when set and non-empty, else production.
+pub fn segment_url(region: crate::config::Region, override_url: Option<&str>) -> String {
+    match override_url.map(str::trim) {
+        Some(url) if !url.is_empty() => url.to_owned(),
+        _ => crate::segment::batch_url(region).to_owned(),
+    }
+}
+
+/// The 200 answer to an ingest request: counts only, never event content.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// Events in the request.
+    pub received: usize,
+    /// Events delivered to Segment.
+    pub accepted: usize,
+    /// Events the connector chose not to forward.
+    pub filtered: usize,
+    /// Events kept in quarantine (invalid, too large, or rejected by Segment).
+    pub quarantined: usize,
+    /// Segment batch requests made.
+    pub batches: usize,
+}
+
+impl IngestSummary {
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Region;
+
+    #[test]
+    fn constants_and_keys() {
+        assert_eq!(MAX_BODY_BYTES, 8_388_608);
+        assert_eq!(connector_key("acme-prod"), "connector:acme-prod");
+        assert_eq!(USER_AGENT, format!("currents-relay/{VERSION}"));
+    }
+
+    #[test]
+    fn segment_url_override_only_when_non_empty() {
+        assert_eq!(
+            segment_url(Region::Us, None),
+            "https://api.segment.io/v1/batch"
+        );
+        assert_eq!(
+            segment_url(Region::Eu, Some("  ")),
+            "https://events.eu1.segmentapis.com/v1/batch"
+        );
+        assert_eq!(
+            segment_url(Region::Us, Some("http://127.0.0.1:9/us/v1/batch")),
+            "http://127.0.0.1:9/us/v1/batch"
+        );
+    }
+
+    #[test]
+    fn summary_json_shape() {
+        let s = IngestSummary {
+            received: 3,
+            accepted: 1,
+            filtered: 1,
+            quarantined: 1,
+            batches: 1,
+        };
+        assert_eq!(
+            s.to_json(),
+            r#"{"received":3,"accepted":1,"filtered":1,"quarantined":1,"batches":1}"#
+        );
+    }
+}

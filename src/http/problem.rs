@@ -1,0 +1,299 @@
+//! The one mapping from request errors to HTTP answers: RFC 9457 problem bodies with stable
+//! snake_case codes. The statuses follow how Braze reacts (CONTRACTS §1): 4xx only for a bad URL,
+//! bad credentials or a bad body; 503 whenever a retry by Braze can succeed, so no event is lost.
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::error::RequestError;
+
+/// Prefix of the `type` URI of every problem; the code follows.
+pub const PROBLEM_TYPE_BASE: &str = "https://currents-relay.dev/problems/";
+
+/// Retry-After (seconds) of 503s caused by our own storage or config reads.
+const RETRY_SOON_SECS: u64 = 30;
+/// Retry-After (seconds) of a paused connector: resuming is an operator action.
+const RETRY_PAUSED_SECS: u64 = 300;
+
+/// Everything that can end a request early.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Problem {
+    /// No route has this path.
+    #[error("no resource at this path")]
+    NotFound,
+    /// A known path with the wrong method.
+    #[error("this path accepts only {allow}")]
+    MethodNotAllowed {
+        /// The methods the path accepts.
+        allow: &'static str,
+    },
+    /// No connector with this id (or an impossible id). Braze reads 404 as a wrong URL.
+    #[error("no connector with this id")]
+    UnknownConnector,
+    /// The connector's KV document does not parse or validate; Braze retries until it is fixed.
+    #[error("the connector's configuration is invalid; an operator must fix it")]
+    ConnectorMisconfigured,
+    /// KV could not be read.
+    #[error("the connector's configuration could not be read; retry later")]
+    ConfigUnavailable,
+    /// Missing, malformed or wrong bearer token (one answer for all three).
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// The body exceeds the size limit; Braze splits the batch.
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not a Currents batch.
+    #[error(transparent)]
+    BadRequest(#[from] RequestError),
+    /// The connector is paused: Braze keeps the events and retries.
+    #[error("the connector is paused; retry later")]
+    ConnectorPaused,
+    /// Quarantined events could not be stored.
+    #[error("quarantine storage is unavailable; retry later")]
+    StorageUnavailable,
+    /// At least one batch could not be delivered to Segment yet.
+    #[error("Segment did not accept every batch yet; retry later")]
+    SegmentUnavailable {
+        /// Seconds to wait, from the retry classifier.
+        retry_after_secs: u64,
+    },
+    /// A platform call failed unexpectedly.
+    #[error("unexpected internal error; retry later")]
+    Internal,
+}
+
+impl Problem {
+    /// Stable code for dashboards, problem bodies and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::NotFound => "not_found",
+            Problem::MethodNotAllowed { .. } => "method_not_allowed",
+            Problem::UnknownConnector => "unknown_connector",
+            Problem::ConnectorMisconfigured => "connector_misconfigured",
+            Problem::ConfigUnavailable => "config_unavailable",
+            Problem::Unauthorized => "unauthorized",
+            Problem::BodyTooLarge { .. } => "body_too_large",
+            Problem::BadRequest(e) => e.code(),
+            Problem::ConnectorPaused => "connector_paused",
+            Problem::StorageUnavailable => "storage_unavailable",
+            Problem::SegmentUnavailable { .. } => "segment_unavailable",
+            Problem::Internal => "internal_error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Problem::NotFound | Problem::UnknownConnector => 404,
+            Problem::MethodNotAllowed { .. } => 405,
+            Problem::Unauthorized => 401,
+            Problem::BodyTooLarge { .. } => 413,
+            Problem::BadRequest(_) => 400,
+            Problem::ConnectorMisconfigured
+            | Problem::ConfigUnavailable
+            | Problem::ConnectorPaused
+            | Problem::StorageUnavailable
+            | Problem::SegmentUnavailable { .. } => 503,
+            Problem::Internal => 500,
+        }
+    }
+
+    /// A short, fixed summary of the problem type.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Problem::NotFound => "Not found",
+            Problem::MethodNotAllowed { .. } => "Method not allowed",
+            Problem::UnknownConnector => "Unknown connector",
+            Problem::ConnectorMisconfigured => "Connector misconfigured",
+            Problem::ConfigUnavailable => "Configuration unavailable",
+            Problem::Unauthorized => "Unauthorized",
+            Problem::BodyTooLarge { .. } => "Body too large",
+            Problem::BadRequest(_) => "Invalid Currents batch",
+            Problem::ConnectorPaused => "Connector paused",
+            Problem::StorageUnavailable => "Storage unavailable",
+            Problem::SegmentUnavailable { .. } => "Segment unavailable",
+            Problem::Internal => "Internal error",
+        }
+    }
+
+    /// Seconds for `Retry-After`, on answers Braze should retry.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Problem::SegmentUnavailable { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            Problem::ConnectorPaused => Some(RETRY_PAUSED_SECS),
+            Problem::ConnectorMisconfigured
+            | Problem::ConfigUnavailable
+            | Problem::StorageUnavailable => Some(RETRY_SOON_SECS),
+            _ => None,
+        }
+    }
+
+    /// The complete HTTP answer. The only place a problem becomes a response.
+    pub fn answer(&self) -> Answer {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            r#type: String,
+            title: &'a str,
+            status: u16,
+            code: &'a str,
+            detail: String,
+        }
+        let body = Body {
+            r#type: format!("{PROBLEM_TYPE_BASE}{}", self.code()),
+            title: self.title(),
+            status: self.status(),
+            code: self.code(),
+            detail: self.to_string(),
+        };
+        let mut headers = vec![("Content-Type", "application/problem+json".to_owned())];
+        if let Problem::MethodNotAllowed { allow } = self {
+            headers.push(("Allow", (*allow).to_owned()));
+        }
+        if let Problem::Unauthorized = self {
+            headers.push(("WWW-Authenticate", "Bearer".to_owned()));
+        }
+        if let Some(secs) = self.retry_after_secs() {
+            headers.push(("Retry-After", secs.to_string()));
+        }
+        Answer {
+            status: self.status(),
+            headers,
+            body: serde_json::to_string(&body).unwrap_or_default(),
+        }
+    }
+}
+
+/// A platform-independent HTTP response: the shell copies it into a `worker::Response`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Header names and values.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body text.
+    pub body: String,
+}
+
+impl Answer {
+    /// The value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A JSON answer.
+pub fn json_answer(status: u16, body: String) -> Answer {
+    Answer {
+        status,
+        headers: vec![("Content-Type", "application/json".to_owned())],
+        body,
+    }
+}
+
+/// `GET /health`: `{"status":"ok","service":"currents-relay","version":"<crate version>"}`.
+pub fn health_answer() -> Answer {
+    let body = serde_json::json!({
+        "status": "ok",
+        "service": super::SERVICE,
+        "version": super::VERSION,
+    });
+    json_answer(200, body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Problem> {
+        vec![
+            Problem::NotFound,
+            Problem::MethodNotAllowed { allow: "POST" },
+            Problem::UnknownConnector,
+            Problem::ConnectorMisconfigured,
+            Problem::ConfigUnavailable,
+            Problem::Unauthorized,
+            Problem::BodyTooLarge { limit: 8 },
+            Problem::BadRequest(RequestError::MissingEvents),
+            Problem::ConnectorPaused,
+            Problem::StorageUnavailable,
+            Problem::SegmentUnavailable {
+                retry_after_secs: 0,
+            },
+            Problem::Internal,
+        ]
+    }
+
+    #[test]
+    fn every_problem_renders_a_problem_json_body() {
+        for p in all() {
+            let a = p.answer();
+            assert_eq!(a.status, p.status());
+            assert_eq!(a.header("content-type"), Some("application/problem+json"));
+            let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+            assert_eq!(v["code"], p.code());
+            assert_eq!(v["status"], p.status());
+            assert_eq!(v["type"], format!("{PROBLEM_TYPE_BASE}{}", p.code()));
+            assert!(v["title"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(v["detail"].as_str().is_some_and(|t| !t.is_empty()));
+            let code = p.code();
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_input_is_never_5xx() {
+        for p in [
+            Problem::Unauthorized,
+            Problem::BodyTooLarge { limit: 8 },
+            Problem::BadRequest(RequestError::NotAnObject),
+            Problem::UnknownConnector,
+        ] {
+            assert!(p.status() < 500, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn request_errors_keep_their_code_and_message() {
+        let p = Problem::from(RequestError::EventsNotArray { found: "string" });
+        let v: serde_json::Value = serde_json::from_str(&p.answer().body).unwrap();
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["code"], "events_not_array");
+        assert_eq!(v["detail"], "\"events\" must be an array, found string");
+    }
+
+    #[test]
+    fn special_headers() {
+        let a = Problem::MethodNotAllowed { allow: "GET" }.answer();
+        assert_eq!(a.header("allow"), Some("GET"));
+        let a = Problem::SegmentUnavailable {
+            retry_after_secs: 42,
+        }
+        .answer();
+        assert_eq!(a.header("retry-after"), Some("42"));
+        let a = Problem::SegmentUnavailable {
+            retry_after_secs: 0,
+        }
+        .answer();
+        assert_eq!(a.header("retry-after"), Some("1"), "never Retry-After: 0");
+        assert_eq!(Problem::Unauthorized.answer().header("retry-after"), None);
+    }
+
+    #[test]
+    fn health_body() {
+        let a = health_answer();
+        assert_eq!(a.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["service"], "currents-relay");
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    }
+}

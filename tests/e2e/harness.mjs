@@ -1,0 +1,183 @@
+// Shared set-up for the end-to-end tests and the benchmark: the built Worker
+// (build/worker/shim.mjs) under Miniflare/workerd, talking to the local Segment sink on a free
+// port. Nothing here fakes the Worker: requests go through the real wasm build.
+
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import { startSink } from "../../scripts/segment-sink.mjs";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SHIM = path.join(ROOT, "build/worker/shim.mjs");
+export const GOLDEN_DIR = path.join(ROOT, "tests/golden");
+export const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users");
+/** workerd 1.20260426 accepts compatibility dates up to 2026-05-03 (TOOLCHAIN). */
+export const COMPATIBILITY_DATE = "2026-05-01";
+/** Any URL works: Miniflare routes every dispatchFetch to the one Worker. */
+export const ORIGIN = "http://relay.test";
+
+// Keep workerd's and Miniflare's temp folders inside the checkout (TOOLCHAIN pitfall).
+const tmp = path.join(ROOT, ".tmp");
+mkdirSync(tmp, { recursive: true });
+process.env.TMPDIR = tmp;
+
+/** Fails with a message that says what to do when the Worker has not been built. */
+export function requireBuild() {
+  if (!existsSync(SHIM)) {
+    throw new Error(
+      `${path.relative(ROOT, SHIM)} is missing: build the Worker first with \`bash scripts/build.sh\``,
+    );
+  }
+}
+
+export const sha256hex = (text) => createHash("sha256").update(text).digest("hex");
+/** A bearer token in Braze's alphabet (base64url). */
+export const newToken = () => randomBytes(24).toString("base64url");
+/** A write key that looks like Segment's (32 alphanumerics) and is unique per call. */
+export const newWriteKey = (label = "wk") =>
+  `${label}${randomBytes(16).toString("hex")}`.slice(0, 32);
+/** The exact Authorization header Segment expects for a write key. */
+export const basicAuth = (writeKey) => `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`;
+
+/** A minimal connector config with one destination. */
+export function connectorConfig(token, writeKey, extra = {}) {
+  return {
+    token_sha256: sha256hex(token),
+    destinations: { main: { write_key: writeKey, region: "us" } },
+    ...extra,
+  };
+}
+
+/** One synthetic Braze event of a known type with a unique id. */
+export function brazeEvent(id, overrides = {}) {
+  return {
+    event_type: "users.messages.email.Open",
+    id,
+    time: 1_767_225_600,
+    user: { user_id: `braze-${id}`, external_user_id: `ext-${id}` },
+    properties: { app_id: "app-1", campaign_id: "c-1", email_address: "someone@example.com" },
+    ...overrides,
+  };
+}
+
+/**
+ * Starts the sink and the Worker. `writeKeys` ({source name: key}) are the keys the sink
+ * knows. Returns helpers; call `close()` in `after`.
+ */
+export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
+  requireBuild();
+  const sink = await startSink({ port: 0, writeKeys, quiet: true, ...sinkOptions });
+  const logs = [];
+  let mf;
+  try {
+    mf = new Miniflare({
+      scriptPath: SHIM,
+      modules: true,
+      modulesRules: [
+        { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+        { type: "CompiledWasm", include: ["**/*.wasm"] },
+      ],
+      compatibilityDate: COMPATIBILITY_DATE,
+      kvNamespaces: ["CONFIG"],
+      r2Buckets: ["QUARANTINE"],
+      bindings: { SEGMENT_US_URL: sink.usUrl, SEGMENT_EU_URL: sink.euUrl },
+      cf: false,
+      // Every line the Worker logs (console.log → workerd's structured logs) is kept for the
+      // log-hygiene test; nothing is echoed to the test output.
+      handleStructuredLogs: ({ level, message }) => logs.push({ level, message }),
+    });
+    await mf.ready;
+  } catch (e) {
+    await sink.close();
+    throw e;
+  }
+  const kv = await mf.getKVNamespace("CONFIG");
+  const r2 = await mf.getR2Bucket("QUARANTINE");
+
+  const h = {
+    mf,
+    sink,
+    kv,
+    r2,
+    logs,
+    /** Stores a connector config (object → JSON string, string as is). */
+    putConnector: (id, config) =>
+      kv.put(`connector:${id}`, typeof config === "string" ? config : JSON.stringify(config)),
+    /** A fetch against the Worker; `cf` sets request.cf. */
+    fetch: (pathname, init = {}) => mf.dispatchFetch(`${ORIGIN}${pathname}`, init),
+    /** POSTs a Currents body (object → JSON) with the bearer token; returns {status, body, headers}. */
+    async post(connector, body, { token, headers = {}, cf } = {}) {
+      const init = {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "braze-currents-version": "1",
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          ...headers,
+        },
+        body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+      };
+      if (cf) init.cf = cf;
+      const res = await mf.dispatchFetch(`${ORIGIN}/v1/currents/${connector}`, init);
+      const text = await res.text();
+      let json = null;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // left null: the assertion that needs JSON reports the text
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    },
+    /** Every R2 object under a prefix, parsed. */
+    async quarantineObjects(prefix = "quarantine/") {
+      const out = [];
+      let cursor;
+      do {
+        const page = await r2.list({ prefix, cursor });
+        for (const obj of page.objects) {
+          const body = await r2.get(obj.key);
+          out.push({ key: obj.key, doc: JSON.parse(await body.text()) });
+        }
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return out;
+    },
+    /** All log text so far, one string. */
+    logText: () => logs.map((l) => l.message).join("\n"),
+    async close() {
+      await mf.dispose().catch(() => {});
+      await sink.close();
+    },
+  };
+  return h;
+}
+
+/** The golden pairs: [{type, braze, segment}] for every `<type>.braze.json` with its twin. */
+export function loadGoldens() {
+  if (!existsSync(GOLDEN_DIR)) return [];
+  return readdirSync(GOLDEN_DIR)
+    .filter((f) => f.endsWith(".braze.json"))
+    .sort()
+    .map((f) => {
+      const type = f.slice(0, -".braze.json".length);
+      const segmentFile = path.join(GOLDEN_DIR, `${type}.segment.json`);
+      return {
+        type,
+        braze: JSON.parse(readFileSync(path.join(GOLDEN_DIR, f), "utf8")),
+        segment: existsSync(segmentFile) ? JSON.parse(readFileSync(segmentFile, "utf8")) : null,
+      };
+    });
+}
+
+/** Every Braze sample event under tests/fixtures/braze-samples/users (recursively). */
+export function loadSamples(dir = SAMPLES_DIR) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...loadSamples(full));
+    else if (entry.name.endsWith(".json")) out.push(JSON.parse(readFileSync(full, "utf8")));
+  }
+  return out;
+}

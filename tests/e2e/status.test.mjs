@@ -1,0 +1,224 @@
+// Every answer the Worker gives Braze (CONTRACTS §4), through the real build under workerd.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  brazeEvent,
+  connectorConfig,
+  newToken,
+  newWriteKey,
+  startHarness,
+} from "./harness.mjs";
+
+const MIB = 1024 * 1024;
+let h;
+const token = newToken();
+const writeKey = newWriteKey("status");
+
+before(async () => {
+  h = await startHarness({ writeKeys: { main: writeKey } });
+  await h.putConnector("ok", connectorConfig(token, writeKey));
+  await h.putConnector("paused", connectorConfig(token, writeKey, { paused: true }));
+  await h.putConnector("broken-json", "{not json");
+  await h.putConnector("broken-schema", { token_sha256: "00", destinations: {} });
+  await h.putConnector("flaky", connectorConfig(token, writeKey));
+});
+after(() => h?.close());
+
+/** Asserts a problem+json answer with the given status and code. */
+function assertProblem(res, status, code) {
+  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status}: ${res.text}`);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/problem\+json/);
+  assert.equal(res.json?.code, code, res.text);
+}
+
+describe("routes", () => {
+  test("GET /health answers 200 JSON", async () => {
+    const res = await h.fetch("/health");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /json/);
+    assert.equal(typeof (await res.json()), "object");
+  });
+
+  test("unknown connector is 404 unknown_connector", async () => {
+    assertProblem(await h.post("nobody", { events: [] }, { token }), 404, "unknown_connector");
+  });
+});
+
+describe("authentication", () => {
+  test("missing bearer token is 401", async () => {
+    assertProblem(await h.post("ok", { events: [brazeEvent("a1")] }), 401, "unauthorized");
+  });
+
+  test("wrong bearer token is 401", async () => {
+    const res = await h.post("ok", { events: [brazeEvent("a2")] }, { token: newToken() });
+    assertProblem(res, 401, "unauthorized");
+  });
+
+  test("a non-Bearer scheme is 401", async () => {
+    const res = await h.post("ok", { events: [brazeEvent("a3")] }, {
+      headers: { authorization: `Basic ${Buffer.from(`${token}:`).toString("base64")}` },
+    });
+    assertProblem(res, 401, "unauthorized");
+  });
+
+  test("a wrong token is rejected before the body is parsed", async () => {
+    assertProblem(await h.post("ok", "{not json", { token: "nope" }), 401, "unauthorized");
+  });
+
+  test("nothing reaches Segment from unauthenticated requests", () => {
+    assert.equal(h.sink.stats().requests, 0);
+  });
+});
+
+describe("configuration", () => {
+  test("config that is not JSON is 503 connector_misconfigured", async () => {
+    const res = await h.post("broken-json", { events: [] }, { token });
+    assertProblem(res, 503, "connector_misconfigured");
+  });
+
+  test("config that fails validation is 503 connector_misconfigured", async () => {
+    const res = await h.post("broken-schema", { events: [] }, { token });
+    assertProblem(res, 503, "connector_misconfigured");
+  });
+
+  test("paused connector is 503 connector_paused", async () => {
+    const res = await h.post("paused", { events: [brazeEvent("p1")] }, { token });
+    assertProblem(res, 503, "connector_paused");
+  });
+});
+
+describe("request bodies", () => {
+  test("body over 8 MiB is 413 body_too_large", async () => {
+    const body = `{"events":[],"pad":"${"x".repeat(8 * MIB)}"}`;
+    assertProblem(await h.post("ok", body, { token }), 413, "body_too_large");
+  });
+
+  test("body just under 8 MiB is not 413", async () => {
+    const pad = 8 * MIB - 64;
+    const body = `{"events":[],"pad":"${"x".repeat(pad)}"}`;
+    assert.ok(Buffer.byteLength(body) < 8 * MIB);
+    const res = await h.post("ok", body, { token });
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+  });
+
+  const bad = [
+    ["invalid_json", "{\"events\": ["],
+    ["not_an_object", "[]"],
+    ["missing_events", "{}"],
+    ["events_not_array", "{\"events\": {}}"],
+    ["invalid_utf8", Buffer.from([0x7b, 0x22, 0x65, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])],
+  ];
+  for (const [code, body] of bad) {
+    test(`${code} is 400 ${code}`, async () => {
+      const payload = typeof body === "string" ? body : new Uint8Array(body);
+      assertProblem(await h.post("ok", payload, { token }), 400, code);
+    });
+  }
+});
+
+describe("empty-batch probe (Braze checks credentials with it)", () => {
+  const zeros = { received: 0, accepted: 0, filtered: 0, quarantined: 0, batches: 0 };
+
+  test("empty body with the right token is 200 with zero counts", async () => {
+    const res = await h.post("ok", "", { token });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, zeros);
+  });
+
+  test("zero events with the right token is 200 with zero counts", async () => {
+    const res = await h.post("ok", { events: [] }, { token });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, zeros);
+  });
+
+  test("empty body with a wrong token is 401", async () => {
+    assertProblem(await h.post("ok", "", { token: newToken() }), 401, "unauthorized");
+  });
+
+  test("empty body without a token is 401", async () => {
+    assertProblem(await h.post("ok", ""), 401, "unauthorized");
+  });
+
+  test("probes do not call Segment", () => {
+    assert.equal(h.sink.stats().requests, 0);
+  });
+});
+
+describe("success", () => {
+  test("summary counts accepted, filtered and quarantined events", async () => {
+    h.sink.reset();
+    const anonymous = brazeEvent("s-anon");
+    delete anonymous.user.external_user_id;
+    const noTime = brazeEvent("s-notime");
+    delete noTime.time;
+    const events = [brazeEvent("s1"), brazeEvent("s2"), anonymous, noTime, brazeEvent("s3")];
+    const res = await h.post("ok", { events }, { token });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { received: 5, accepted: 3, filtered: 1, quarantined: 1, batches: 1 });
+    const stats = h.sink.stats();
+    assert.equal(stats.accepted_batches, 1);
+    assert.equal(stats.accepted_events, 3);
+    assert.deepEqual(stats.by_source, { main: 3 });
+    assert.deepEqual(
+      h.sink.events().map((e) => e.userId).sort(),
+      ["ext-s1", "ext-s2", "ext-s3"],
+    );
+  });
+
+  test("the Segment request carries sentAt of the attempt", async () => {
+    const before = Date.now();
+    h.sink.reset();
+    const res = await h.post("ok", { events: [brazeEvent("t1")] }, { token });
+    assert.equal(res.status, 200, res.text);
+    const [batch] = h.sink.batches;
+    const sentAt = Date.parse(batch.sentAt);
+    assert.ok(Number.isFinite(sentAt), `sentAt ${batch.sentAt}`);
+    assert.ok(sentAt >= before - 5_000 && sentAt <= Date.now() + 5_000, batch.sentAt);
+  });
+});
+
+describe("Segment failures", () => {
+  for (const mode of ["503", "500", "429", "drop"]) {
+    test(`Segment ${mode} on every attempt is 503 segment_unavailable with Retry-After`, async () => {
+      h.sink.reset();
+      h.sink.setFaults({ rate: 1, modes: [mode], retryAfter: 1, seed: 7 });
+      try {
+        const res = await h.post("flaky", { events: [brazeEvent(`f-${mode}`)] }, { token });
+        assertProblem(res, 503, "segment_unavailable");
+        const retryAfter = res.headers.get("retry-after");
+        assert.ok(retryAfter && /^\d+$/.test(retryAfter), `Retry-After: ${retryAfter}`);
+        assert.equal(h.sink.stats().accepted_events, 0);
+        assert.ok(h.sink.stats().faults[mode] >= 1, "the Worker did call the sink");
+      } finally {
+        h.sink.setFaults(null);
+      }
+    });
+  }
+
+  test("a resend after the outage is delivered", async () => {
+    h.sink.reset();
+    const events = [brazeEvent("r1"), brazeEvent("r2")];
+    h.sink.setFaults({ rate: 1, modes: ["503"], retryAfter: 1 });
+    const failed = await h.post("flaky", { events }, { token });
+    h.sink.setFaults(null);
+    assert.equal(failed.status, 503, failed.text);
+    const res = await h.post("flaky", { events }, { token });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.accepted, 2);
+    assert.equal(h.sink.stats().distinct_message_ids, 2);
+  });
+
+  test("a single transient Segment error is retried within the request", async () => {
+    h.sink.reset();
+    h.sink.setFaults({ next: [503] });
+    try {
+      const res = await h.post("flaky", { events: [brazeEvent("once")] }, { token });
+      // Either the Worker retried (200) or it let Braze retry (503); never a loss or a 4xx.
+      assert.ok([200, 503].includes(res.status), `${res.status}: ${res.text}`);
+      if (res.status === 200) assert.equal(h.sink.stats().accepted_events, 1);
+    } finally {
+      h.sink.setFaults(null);
+    }
+  });
+});

@@ -1,0 +1,250 @@
+//! Property tests: the batcher never exceeds a Segment limit and loses no event; arbitrary input
+//! never panics the parser or translator; every input event ends in exactly one outcome.
+
+use std::collections::BTreeSet;
+
+use currents_relay::config::Region;
+use currents_relay::segment::{
+    BatchedEvent, Batcher, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
+};
+use currents_relay::{ConnectorConfig, Outcome, ProcessContext, process};
+use proptest::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+const SENT_AT: &str = "2026-11-28T15:39:14.123Z";
+
+fn batched(index: usize, payload: usize) -> BatchedEvent {
+    let json = format!(r#"{{"i":{index},"p":"{}"}}"#, "x".repeat(payload));
+    BatchedEvent {
+        index,
+        event_id: index.to_string(),
+        event_type: "t".into(),
+        message_id: index.to_string(),
+        json: RawValue::from_string(json).unwrap(),
+    }
+}
+
+fn check_batcher(items: &[(u8, bool, usize)]) {
+    let mut batcher = Batcher::new();
+    let mut too_large = BTreeSet::new();
+    for (index, (dest, eu, size)) in items.iter().enumerate() {
+        let region = if *eu { Region::Eu } else { Region::Us };
+        if let Err(e) = batcher.push(&format!("d{dest}"), region, batched(index, *size)) {
+            assert!(e.bytes > MAX_EVENT_BYTES);
+            too_large.insert(e.event.index);
+        }
+    }
+    let batches = batcher.finish();
+    let mut seen = BTreeSet::new();
+    for b in &batches {
+        assert!(!b.events.is_empty());
+        assert!(b.events.len() <= MAX_BATCH_EVENTS);
+        let body = b.body(Some(SENT_AT));
+        assert!(body.len() <= MAX_BATCH_BYTES, "{} bytes", body.len());
+        assert!(body.len() <= b.bytes);
+        let parsed: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed["batch"].as_array().unwrap().len(), b.events.len());
+        let mut last = None;
+        for e in &b.events {
+            let (dest, eu, _) = items[e.index];
+            assert_eq!(b.destination, format!("d{dest}"));
+            assert_eq!(b.region == Region::Eu, eu);
+            assert!(e.json.get().len() <= MAX_EVENT_BYTES);
+            assert!(last < Some(e.index), "order within a destination is kept");
+            last = Some(e.index);
+            assert!(seen.insert(e.index), "event {} batched twice", e.index);
+        }
+    }
+    assert!(seen.is_disjoint(&too_large));
+    assert_eq!(
+        seen.len() + too_large.len(),
+        items.len(),
+        "every event is batched or handed back"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn batcher_respects_byte_limits(items in prop::collection::vec((0u8..3, any::<bool>(), 0usize..40_000), 0..120)) {
+        check_batcher(&items);
+    }
+
+    #[test]
+    fn batcher_respects_count_limit(items in prop::collection::vec((0u8..2, Just(false), 0usize..40), 2_000..6_000)) {
+        check_batcher(&items);
+    }
+}
+
+fn config(include_anonymous: bool) -> ConnectorConfig {
+    let doc = json!({
+        "token_sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "destinations": {
+            "main": {"write_key": "wk_main_0001", "region": "us"},
+            "eu": {"write_key": "wk_eu_000001", "region": "auto"}
+        },
+        "default_destination": "main",
+        "routing": {"by": "app_id", "routes": {"a2": "eu"}},
+        "identity": {"include_anonymous": include_anonymous},
+        "events": {"include": ["users.messages.email.Open", "users.messages.sms.InboundReceive", "x.y"], "forward_unknown": false}
+    });
+    ConnectorConfig::from_json(&doc.to_string()).unwrap()
+}
+
+fn check_conservation(outcome: &Outcome) {
+    let mut indices: Vec<usize> = outcome
+        .batches
+        .iter()
+        .flat_map(|b| b.events.iter().map(|e| e.index))
+        .chain(outcome.filtered.iter().map(|f| f.index))
+        .chain(outcome.quarantined.iter().map(|q| q.index))
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(
+        indices,
+        (0..outcome.received).collect::<Vec<_>>(),
+        "each event in exactly one outcome"
+    );
+    for b in &outcome.batches {
+        assert!(b.body(Some(SENT_AT)).len() <= MAX_BATCH_BYTES);
+        for e in &b.events {
+            assert!(e.message_id.len() <= MAX_MESSAGE_ID_LEN);
+            let v: Value = serde_json::from_str(e.json.get()).unwrap();
+            assert_eq!(v["type"], "track");
+            assert!(v["event"].as_str().is_some_and(|s| !s.is_empty()));
+            assert!(v.get("userId").is_some() || v.get("anonymousId").is_some());
+        }
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[a-z_.]{0,12}".prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::btree_map("[a-z_]{0,10}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Events that are mostly plausible, so validation and translation paths are exercised, with
+/// each field sometimes absent, null, mistyped or garbage.
+fn arb_event() -> impl Strategy<Value = Value> {
+    let id = prop_oneof![8 => "[a-z0-9-]{1,40}".prop_map(Value::from), 1 => Just(json!("")), 1 => arb_json()];
+    let event_type = prop_oneof![
+        3 => Just(json!("users.messages.email.Open")),
+        2 => Just(json!("users.messages.email.Click")),
+        2 => Just(json!("users.messages.sms.InboundReceive")),
+        1 => Just(json!("users_canvas_abort")),
+        1 => Just(json!("x.y")),
+        1 => "[a-zA-Z.]{0,30}".prop_map(Value::from),
+        1 => arb_json(),
+    ];
+    let time = prop_oneof![
+        8 => (0i64..4_000_000_000).prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => any::<u64>().prop_map(Value::from),
+        1 => arb_json(),
+    ];
+    let user = prop_oneof![
+        6 => Just(json!({"user_id": "b", "external_user_id": "u", "device_id": "d"})),
+        2 => Just(json!({"user_id": "b"})),
+        2 => Just(json!({"external_user_id": "u"})),
+        1 => Just(json!({})),
+        1 => arb_json(),
+    ];
+    let props = prop_oneof![
+        4 => Just(json!({"app_id": "a2", "email_address": "e@x", "url": "https://u", "device_model": "m"})),
+        4 => prop::collection::btree_map("[a-z_]{1,12}", arb_json(), 0..12)
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        1 => arb_json(),
+    ];
+    let dropped = prop::array::uniform5(prop::bool::weighted(0.1));
+    (id, event_type, time, user, props, dropped).prop_map(|(id, t, time, user, props, dropped)| {
+        let fields = [
+            ("id", id),
+            ("event_type", t),
+            ("time", time),
+            ("user", user),
+            ("properties", props),
+        ];
+        let ev = fields
+            .into_iter()
+            .zip(dropped)
+            .filter(|(_, drop)| !drop)
+            .map(|((key, value), _)| (key.to_owned(), value));
+        Value::Object(ev.collect())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512), anon in any::<bool>()) {
+        let ctx = ProcessContext { connector_id: "p", nearest_region: None };
+        if let Ok(outcome) = process(&body, &config(anon), &ctx) {
+            check_conservation(&outcome);
+        }
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(body in arb_json(), anon in any::<bool>()) {
+        let ctx = ProcessContext { connector_id: "p", nearest_region: Some(Region::Eu) };
+        let wrapped = json!({ "events": [body.clone()] }).to_string();
+        for text in [body.to_string(), wrapped] {
+            if let Ok(outcome) = process(text.as_bytes(), &config(anon), &ctx) {
+                check_conservation(&outcome);
+            }
+        }
+    }
+
+    #[test]
+    fn every_event_is_forwarded_filtered_or_quarantined(events in prop::collection::vec(arb_event(), 0..40), anon in any::<bool>()) {
+        let ctx = ProcessContext { connector_id: "p", nearest_region: None };
+        let body = json!({ "events": events }).to_string();
+        let outcome = process(body.as_bytes(), &config(anon), &ctx).unwrap();
+        prop_assert_eq!(outcome.received, events.len());
+        check_conservation(&outcome);
+    }
+}
+
+/// The generator must reach every outcome, or the conservation property proves little.
+#[test]
+fn event_generator_reaches_all_outcomes() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut forwarded, mut filtered, mut quarantined) = (0, 0, 0);
+    for _ in 0..50 {
+        let events = prop::collection::vec(arb_event(), 40)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let body = json!({ "events": events }).to_string();
+        let ctx = ProcessContext {
+            connector_id: "p",
+            nearest_region: None,
+        };
+        let outcome = process(body.as_bytes(), &config(false), &ctx).unwrap();
+        forwarded += outcome.accepted();
+        filtered += outcome.filtered.len();
+        quarantined += outcome.quarantined.len();
+    }
+    assert!(
+        forwarded > 100 && filtered > 100 && quarantined > 100,
+        "{forwarded} {filtered} {quarantined}"
+    );
+}
