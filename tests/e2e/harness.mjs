@@ -10,7 +10,10 @@ import { Miniflare } from "miniflare";
 import { startSink } from "../../scripts/segment-sink.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const SHIM = path.join(ROOT, "build/worker/shim.mjs");
+/** The built Worker; `CURRENTS_RELAY_SHIM` may point at another build (e.g. a release candidate). */
+export const SHIM = process.env.CURRENTS_RELAY_SHIM
+  ? path.resolve(process.env.CURRENTS_RELAY_SHIM)
+  : path.join(ROOT, "build/worker/shim.mjs");
 export const GOLDEN_DIR = path.join(ROOT, "tests/golden");
 export const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users");
 /** workerd 1.20260426 accepts compatibility dates up to 2026-05-03 (TOOLCHAIN). */
@@ -74,6 +77,8 @@ export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
   try {
     mf = new Miniflare({
       scriptPath: SHIM,
+      // Module names are relative to this root; the shim imports its siblings (JS glue, wasm).
+      modulesRoot: path.dirname(SHIM),
       modules: true,
       modulesRules: [
         { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
@@ -86,7 +91,9 @@ export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
       cf: false,
       // Every line the Worker logs (console.log → workerd's structured logs) is kept for the
       // log-hygiene test; nothing is echoed to the test output.
-      handleStructuredLogs: ({ level, message }) => logs.push({ level, message }),
+      handleStructuredLogs: ({ level, message }) => {
+        logs.push({ level, message });
+      },
     });
     await mf.ready;
   } catch (e) {

@@ -1,0 +1,86 @@
+// Malformed events never fail the batch: they are kept in R2 with their reason (CONTRACTS §4).
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { brazeEvent, connectorConfig, newToken, newWriteKey, startHarness } from "./harness.mjs";
+
+const token = newToken();
+const writeKey = newWriteKey("q");
+const CONNECTOR = "quarantine-test";
+const KEY_PATTERN = new RegExp(`^quarantine/${CONNECTOR}/(\\d{4}-\\d{2}-\\d{2})/(\\d+)-[0-9a-f]+\\.json$`);
+let h;
+
+before(async () => {
+  h = await startHarness({ writeKeys: { main: writeKey } });
+  await h.putConnector(CONNECTOR, connectorConfig(token, writeKey));
+  await h.putConnector("clean", connectorConfig(token, writeKey));
+});
+after(() => h?.close());
+
+function malformed() {
+  const noId = brazeEvent("x");
+  delete noId.id;
+  const noTime = brazeEvent("q-notime");
+  delete noTime.time;
+  const badTime = brazeEvent("q-badtime", { time: "yesterday" });
+  const noType = brazeEvent("q-notype");
+  delete noType.event_type;
+  return { noId, noTime, badTime, noType };
+}
+
+test("bad events are quarantined in R2, good ones delivered", async () => {
+  const m = malformed();
+  const events = [brazeEvent("q-ok1"), m.noId, m.noTime, 42, m.badTime, m.noType, brazeEvent("q-ok2")];
+  const startedAt = Date.now();
+  const res = await h.post(CONNECTOR, { events }, { token });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, { received: 7, accepted: 2, filtered: 0, quarantined: 5, batches: 1 });
+  assert.equal(h.sink.stats().accepted_events, 2);
+
+  const objects = await h.quarantineObjects(`quarantine/${CONNECTOR}/`);
+  assert.equal(objects.length, 1, `objects: ${objects.map((o) => o.key).join(", ")}`);
+  const [{ key, doc }] = objects;
+  const [, day, ms] = KEY_PATTERN.exec(key) ?? [];
+  assert.ok(day, `key ${key} does not match quarantine/{connector}/{YYYY-MM-DD}/{ms}-{hex}.json`);
+  assert.ok(Number(ms) >= startedAt - 60_000 && Number(ms) <= Date.now() + 60_000, `ms ${ms}`);
+  assert.equal(day, new Date(Number(ms)).toISOString().slice(0, 10));
+
+  assert.equal(doc.connector, CONNECTOR);
+  assert.ok(Number.isFinite(Date.parse(doc.received_at)), `received_at ${doc.received_at}`);
+  assert.deepEqual(doc.reasons, {
+    missing_id: 1,
+    missing_time: 1,
+    not_an_object: 1,
+    invalid_time: 1,
+    missing_event_type: 1,
+  });
+  const byIndex = Object.fromEntries(doc.events.map((e) => [e.index, e]));
+  assert.deepEqual(Object.keys(byIndex).map(Number).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+  assert.equal(byIndex[1].reason, "missing_id");
+  assert.deepEqual(byIndex[1].raw, m.noId);
+  assert.equal(byIndex[2].reason, "missing_time");
+  assert.equal(byIndex[2].event_id, "q-notime");
+  assert.equal(byIndex[2].event_type, "users.messages.email.Open");
+  assert.deepEqual(byIndex[2].raw, m.noTime);
+  assert.equal(byIndex[3].reason, "not_an_object");
+  assert.deepEqual(byIndex[3].raw, 42);
+  assert.equal(byIndex[4].reason, "invalid_time");
+  assert.deepEqual(byIndex[4].raw, m.badTime);
+  assert.equal(byIndex[5].reason, "missing_event_type");
+  for (const e of doc.events) assert.equal(typeof e.detail, "string", JSON.stringify(e));
+});
+
+test("a batch of only bad events is still 200 and quarantined", async () => {
+  const { noTime } = malformed();
+  const res = await h.post(CONNECTOR, { events: [noTime] }, { token });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, { received: 1, accepted: 0, filtered: 0, quarantined: 1, batches: 0 });
+  const objects = await h.quarantineObjects(`quarantine/${CONNECTOR}/`);
+  assert.equal(objects.length, 2);
+});
+
+test("a clean batch writes no quarantine object", async () => {
+  const res = await h.post("clean", { events: [brazeEvent("c1")] }, { token });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(await h.quarantineObjects("quarantine/clean/"), []);
+});
