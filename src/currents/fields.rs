@@ -45,8 +45,8 @@ pub struct RawEvent<'a> {
     pub time: Option<&'a RawValue>,
     /// `user`: the identity object.
     pub user: Option<&'a RawValue>,
-    /// `properties`: everything else Braze knows about the event.
-    pub properties: Option<&'a RawValue>,
+    /// `properties`: everything else Braze knows about the event, parsed in the same pass.
+    pub properties: Option<Shaped<Properties<'a>>>,
     /// Top-level keys this version does not know; kept so nothing Braze adds is lost in parsing.
     pub extra: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
@@ -62,13 +62,18 @@ impl<'de> Deserialize<'de> for RawEvent<'de> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut ev = RawEvent::default();
                 while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+                    if key == "properties" {
+                        if ev.properties.replace(map.next_value()?).is_some() {
+                            return Err(de::Error::custom("duplicate field `properties`"));
+                        }
+                        continue;
+                    }
                     let value: &'de RawValue = map.next_value()?;
                     let slot = match key.as_ref() {
                         "id" => &mut ev.id,
                         "event_type" => &mut ev.event_type,
                         "time" => &mut ev.time,
                         "user" => &mut ev.user,
-                        "properties" => &mut ev.properties,
                         _ => {
                             ev.extra.push((key, value));
                             continue;
@@ -82,6 +87,105 @@ impl<'de> Deserialize<'de> for RawEvent<'de> {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A field that should hold a container (`T`, an object or an array), read in one pass whatever
+/// it holds, so a wrong type becomes a reason code instead of a parse error.
+#[derive(Debug)]
+pub enum Shaped<T> {
+    /// The expected container.
+    Expected(T),
+    /// `null`.
+    Null,
+    /// Another JSON kind (`"string"`, `"number"`, ...), consumed and dropped.
+    Wrong(&'static str),
+}
+
+/// The JSON kinds [`Shaped`] reports.
+struct ShapeVisitor<T>(std::marker::PhantomData<T>);
+
+macro_rules! wrong_kind {
+    ($($method:ident: $ty:ty => $kind:literal),*) => {
+        $(fn $method<E: de::Error>(self, _: $ty) -> Result<Self::Value, E> {
+            Ok(Shaped::Wrong($kind))
+        })*
+    };
+}
+
+/// Containers [`Shaped`] can hold: an object read with `visit_map` or an array with `visit_seq`.
+pub trait Container<'de>: Sized {
+    /// Reads the object form, or `None` if this container is an array.
+    fn from_map<A: MapAccess<'de>>(map: A) -> Option<Result<Self, A::Error>>;
+    /// Reads the array form, or `None` if this container is an object.
+    fn from_seq<A: de::SeqAccess<'de>>(seq: A) -> Option<Result<Self, A::Error>>;
+}
+
+impl<'de, T: Container<'de>> Visitor<'de> for ShapeVisitor<T> {
+    type Value = Shaped<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    wrong_kind!(visit_bool: bool => "boolean", visit_i64: i64 => "number", visit_u64: u64 => "number",
+        visit_f64: f64 => "number", visit_str: &str => "string");
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Shaped::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        match T::from_map(&mut map) {
+            Some(result) => result.map(Shaped::Expected),
+            None => {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Shaped::Wrong("object"))
+            }
+        }
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        match T::from_seq(&mut seq) {
+            Some(result) => result.map(Shaped::Expected),
+            None => {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Shaped::Wrong("array"))
+            }
+        }
+    }
+}
+
+impl<'de, T: Container<'de>> Deserialize<'de> for Shaped<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ShapeVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The elements of an array, each kept as raw JSON (the `events` array of a batch).
+#[derive(Debug, Default)]
+pub struct RawList<'a>(pub Vec<&'a RawValue>);
+
+impl<'de> Container<'de> for RawList<'de> {
+    fn from_map<A: MapAccess<'de>>(_: A) -> Option<Result<Self, A::Error>> {
+        None
+    }
+    fn from_seq<A: de::SeqAccess<'de>>(mut seq: A) -> Option<Result<Self, A::Error>> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(100));
+        loop {
+            match seq.next_element::<&'de RawValue>() {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => return Some(Ok(RawList(items))),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl<'de> Container<'de> for Properties<'de> {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Option<Result<Self, A::Error>> {
+        Some(PropertiesVisitor.visit_map(map))
+    }
+    fn from_seq<A: de::SeqAccess<'de>>(_: A) -> Option<Result<Self, A::Error>> {
+        None
     }
 }
 
@@ -107,25 +211,27 @@ pub struct RawUser<'a> {
 #[derive(Debug, Default)]
 pub struct Properties<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
 
+struct PropertiesVisitor;
+
+impl<'de> Visitor<'de> for PropertiesVisitor {
+    type Value = Properties<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a properties object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut props: Vec<(Cow<'de, str>, &'de RawValue)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(32));
+        while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+            props.push((key, map.next_value()?));
+        }
+        dedupe_last_wins(&mut props);
+        Ok(Properties(props))
+    }
+}
+
 impl<'de> Deserialize<'de> for Properties<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Properties<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a properties object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut props: Vec<(Cow<'de, str>, &'de RawValue)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(24));
-                while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
-                    props.push((key, map.next_value()?));
-                }
-                dedupe_last_wins(&mut props);
-                Ok(Properties(props))
-            }
-        }
-        d.deserialize_map(V)
+        d.deserialize_map(PropertiesVisitor)
     }
 }
 

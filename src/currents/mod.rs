@@ -8,11 +8,16 @@
 mod fields;
 mod validate;
 
-pub use fields::{Properties, RawEvent, RawUser};
+pub use fields::{Container, Properties, RawEvent, RawList, RawUser, Shaped};
 pub use validate::{RejectReason, Rejected, User, ValidEvent, validate_event};
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
+
+use fields::CowStr;
 
 use crate::error::RequestError;
 
@@ -23,10 +28,33 @@ pub struct Envelope<'a> {
     pub events: Vec<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
+/// The top-level object: `events` read in one pass, any other key skipped.
 struct EnvelopeWire<'a> {
-    #[serde(borrow, default)]
-    events: Option<&'a RawValue>,
+    events: Option<Shaped<RawList<'a>>>,
+}
+
+impl<'de> Deserialize<'de> for EnvelopeWire<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EnvelopeWire<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with an \"events\" array")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut events = None;
+                while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                    if key.0 != "events" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if events.replace(map.next_value()?).is_some() {
+                        return Err(de::Error::duplicate_field("events"));
+                    }
+                }
+                Ok(EnvelopeWire { events })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl<'a> Envelope<'a> {
@@ -52,15 +80,11 @@ impl<'a> Envelope<'a> {
         }
         let wire: EnvelopeWire<'a> =
             serde_json::from_str(text).map_err(|e| RequestError::invalid_json(&e))?;
-        let raw = wire.events.ok_or(RequestError::MissingEvents)?;
-        if !raw.get().starts_with('[') {
-            return Err(RequestError::EventsNotArray {
-                found: json_kind(raw.get()),
-            });
+        match wire.events {
+            Some(Shaped::Expected(RawList(events))) => Ok(Envelope { events }),
+            None | Some(Shaped::Null) => Err(RequestError::MissingEvents),
+            Some(Shaped::Wrong(found)) => Err(RequestError::EventsNotArray { found }),
         }
-        let events: Vec<&'a RawValue> =
-            serde_json::from_str(raw.get()).map_err(|e| RequestError::invalid_json(&e))?;
-        Ok(Envelope { events })
     }
 }
 

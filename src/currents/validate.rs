@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::fields::{CowStr, Properties, RawEvent, RawUser};
+use super::fields::{CowStr, Properties, RawEvent, RawUser, Shaped};
 use super::json_kind;
 use crate::error::message_without_position;
 use crate::mapping::{self, EventSpec};
@@ -166,20 +166,13 @@ pub fn validate_event(raw: &RawValue) -> Result<ValidEvent<'_>, Rejected> {
             format!("user.user_id is required on {event_type}"),
         ));
     }
-    let properties = match present(ev.properties) {
-        None => Properties::default(),
-        Some(raw) if raw.get().starts_with('{') => {
-            serde_json::from_str(raw.get()).map_err(|e| {
-                Rejected::new(
-                    RejectReason::InvalidProperties,
-                    message_without_position(&e),
-                )
-            })?
-        }
-        Some(raw) => {
+    let properties = match ev.properties {
+        None | Some(Shaped::Null) => Properties::default(),
+        Some(Shaped::Expected(props)) => props,
+        Some(Shaped::Wrong(kind)) => {
             return Err(Rejected::new(
                 RejectReason::InvalidProperties,
-                format!("properties is a {}, not an object", json_kind(raw.get())),
+                format!("properties is a {kind}, not an object"),
             ));
         }
     };
