@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing (idempotent), then runs
+# the native Rust tests (unit, golden, property), builds the Worker and runs the end-to-end
+# tests against it under Miniflare/workerd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-tools.sh
+bash scripts/setup-node.sh
+
+echo "== cargo test (unit, golden, property tests)"
+cargo test --locked
+
+echo "== build the Worker"
+bash scripts/build.sh
+
+echo "== end-to-end tests (built Worker under Miniflare/workerd)"
+mkdir -p .tmp
+TMPDIR="$PWD/.tmp" npm run --silent test:e2e
