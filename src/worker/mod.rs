@@ -1,1 +1,44 @@
+//! The edge Worker: the thin wasm32 shell around the pure core. It reads the platform (request,
+//! KV, R2, clock, randomness, `request.cf`), calls [`crate::http`] and [`crate::pipeline`], and
+//! writes the platform (Segment fetches, R2 puts, the response, one log line). Every decision
+//! lives in pure code; this module only moves bytes.
 
+mod config_store;
+mod ingest;
+mod quarantine_store;
+mod respond;
+mod segment_client;
+
+use ::worker::{Context, Date, Env, Request, Response, console_log, event};
+
+use crate::http::{self, RequestLog, Route};
+
+/// The fetch handler: route, handle, answer, log one line.
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> ::worker::Result<Response> {
+    let started_ms = Date::now().as_millis();
+    let method = req.method();
+    let path = req.path();
+    let (result, mut log) = match http::route(method.as_ref(), &path) {
+        Ok(Route::Health) => (Ok(http::health_answer()), None),
+        Ok(Route::Ingest { connector }) => {
+            let mut log = RequestLog::new("ingest");
+            log.connector = Some(connector.to_owned());
+            let result = ingest::handle(&mut req, &env, connector, started_ms, &mut log)
+                .await
+                .map(|summary| http::json_answer(200, summary.to_json()));
+            (result, Some(log))
+        }
+        Err(problem) => (Err(problem), Some(RequestLog::new("request"))),
+    };
+    let (answer, code) = match result {
+        Ok(answer) => (answer, None),
+        Err(problem) => (problem.answer(), Some(problem.code())),
+    };
+    if let Some(log) = log.as_mut() {
+        let ms = Date::now().as_millis().saturating_sub(started_ms);
+        log.finish(answer.status, code, ms);
+        console_log!("{}", log.line());
+    }
+    respond::to_response(answer)
+}
