@@ -3,7 +3,7 @@
 // the built Worker (Miniflare/workerd) to the local Segment sink, plus the wasm bundle size.
 // Prints a markdown table for docs/BENCHMARKS.md.
 //
-// Options: --batches N (per scenario, default 500), --concurrency a,b,... (default 1,8,32),
+// Options: --batches N (per scenario, default 2000), --concurrency a,b,... (default 1,8,32),
 //          --warmup N (default 30).
 // Latency is measured at the caller (Node → workerd → Worker → sink → back), on loopback.
 
@@ -24,7 +24,7 @@ import {
 const EVENTS_PER_BATCH = 100;
 
 function parseArgs(argv) {
-  const args = { batches: 500, concurrency: [1, 8, 32], warmup: 30 };
+  const args = { batches: 2000, concurrency: [1, 8, 32], warmup: 30 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--batches") args.batches = Number(argv[++i]);
     else if (argv[i] === "--concurrency") args.concurrency = argv[++i].split(",").map(Number);

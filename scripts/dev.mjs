@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the whole relay on this machine, offline.
 //
-//   1. `npm install` if node_modules is missing;
+//   1. installs the npm packages if node_modules is missing or stale (scripts/setup-node.sh);
 //   2. builds the Worker (`bash scripts/build.sh`);
 //   3. starts the Segment sink on 127.0.0.1:8788 (scripts/segment-sink.mjs);
 //   4. seeds a demo connector `demo` into local KV with a fresh random bearer token and write key,
@@ -111,7 +111,12 @@ function shutdown(code) {
 async function main() {
   process.chdir(ROOT);
   mkdirSync(OFFLINE_ENV.TMPDIR, { recursive: true });
-  if (!existsSync(wranglerBin())) run("npm", ["install", "--no-audit", "--no-fund"], "installing npm packages");
+  // scripts/setup-node.sh runs `npm ci` only when node_modules does not match the lockfile.
+  if (existsSync(path.join(ROOT, "scripts/setup-node.sh"))) {
+    run("bash", ["scripts/setup-node.sh"], "checking npm packages");
+  } else if (!existsSync(wranglerBin())) {
+    run("npm", ["install", "--no-audit", "--no-fund"], "installing npm packages");
+  }
   run("bash", ["scripts/build.sh"], "building the Worker");
 
   const { startSink } = await import("./segment-sink.mjs");

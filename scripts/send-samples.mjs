@@ -62,6 +62,9 @@ async function main() {
   console.log(`  requests ${stats.requests}, accepted batches ${stats.accepted_batches}, ` +
     `accepted events ${stats.accepted_events}, distinct messageIds ${stats.distinct_message_ids}`);
   console.log(`  by source ${JSON.stringify(stats.by_source)}, by region ${JSON.stringify(stats.by_region)}`);
+  if (stats.distinct_message_ids < stats.accepted_events) {
+    console.log("  (the official samples share one event id, so they share messageIds: Segment would dedupe them)");
+  }
   if (Object.keys(stats.rejected).length) console.log(`  rejected ${JSON.stringify(stats.rejected)}`);
   if (stats.auth_invalid) console.log(`  requests with an unknown write key: ${stats.auth_invalid}`);
   const names = {};

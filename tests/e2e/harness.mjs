@@ -77,8 +77,9 @@ export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
   try {
     mf = new Miniflare({
       scriptPath: SHIM,
-      // Module names are relative to this root; the shim imports its siblings (JS glue, wasm).
-      modulesRoot: path.dirname(SHIM),
+      // Module names are relative to this root, and workerd refuses names with "..": the root
+      // of the filesystem admits any import the shim makes (its JS glue and wasm).
+      modulesRoot: path.parse(SHIM).root,
       modules: true,
       modulesRules: [
         { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },

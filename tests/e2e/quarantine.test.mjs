@@ -84,3 +84,26 @@ test("a clean batch writes no quarantine object", async () => {
   assert.equal(res.status, 200, res.text);
   assert.deepEqual(await h.quarantineObjects("quarantine/clean/"), []);
 });
+
+test("a batch Segment refuses for good (400) is quarantined, not lost and not retried", async () => {
+  await h.putConnector("refused", connectorConfig(token, writeKey));
+  const events = [brazeEvent("rf1"), brazeEvent("rf2")];
+  h.sink.setFaults({ next: [400] });
+  let res;
+  try {
+    res = await h.post("refused", { events }, { token });
+  } finally {
+    h.sink.setFaults(null);
+  }
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json, { received: 2, accepted: 0, filtered: 0, quarantined: 2, batches: 1 });
+  const objects = await h.quarantineObjects("quarantine/refused/");
+  assert.equal(objects.length, 1);
+  const { doc } = objects[0];
+  assert.deepEqual(doc.reasons, { segment_rejected: 2 });
+  assert.deepEqual(doc.events.map((e) => e.event_id).sort(), ["rf1", "rf2"]);
+  for (const e of doc.events) {
+    assert.equal(e.reason, "segment_rejected");
+    assert.deepEqual(e.raw, events[e.index]);
+  }
+});

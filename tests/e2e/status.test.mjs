@@ -196,6 +196,18 @@ describe("Segment failures", () => {
     });
   }
 
+  test("Segment's Retry-After on a 429 is honoured in the answer to Braze", async () => {
+    h.sink.reset();
+    h.sink.setFaults({ rate: 1, modes: ["429"], retryAfter: 7 });
+    try {
+      const res = await h.post("flaky", { events: [brazeEvent("ra-1")] }, { token });
+      assertProblem(res, 503, "segment_unavailable");
+      assert.ok(Number(res.headers.get("retry-after")) >= 7, `Retry-After: ${res.headers.get("retry-after")}`);
+    } finally {
+      h.sink.setFaults(null);
+    }
+  });
+
   test("a resend after the outage is delivered", async () => {
     h.sink.reset();
     const events = [brazeEvent("r1"), brazeEvent("r2")];
