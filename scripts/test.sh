@@ -11,9 +11,10 @@ bash scripts/setup-node.sh
 echo "== cargo test (unit, golden, property tests)"
 cargo test --locked
 
-echo "== build the Worker"
+echo "== build the Worker and the JavaScript package"
 bash scripts/build.sh
+bash scripts/build-pkg.sh
 
-echo "== end-to-end tests (built Worker under Miniflare/workerd)"
+echo "== end-to-end tests (built Worker under Miniflare/workerd, pkg/ against the Worker)"
 mkdir -p .tmp
 TMPDIR="$PWD/.tmp" npm run --silent test:e2e

@@ -20,8 +20,11 @@ pub mod pipeline;
 pub mod retry;
 pub mod segment;
 pub mod translate;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
 mod worker;
+
+#[cfg(all(target_arch = "wasm32", feature = "browser"))]
+pub mod wasm;
 
 pub use config::ConnectorConfig;
 pub use error::RequestError;

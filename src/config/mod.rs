@@ -262,9 +262,11 @@ impl ConnectorConfig {
     pub fn from_json(text: &str) -> Result<Self, Vec<ConfigError>> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let config: ConnectorConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
             let message = crate::error::message_without_position(e.inner());
-            vec![ConfigError::at(path, message)]
+            vec![ConfigError::at(
+                error_field(&e.path().to_string(), &message),
+                message,
+            )]
         })?;
         config.validate()?;
         Ok(config)
@@ -352,6 +354,19 @@ impl ConnectorConfig {
             ));
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+/// The field an error belongs to: serde reports a missing field at its parent's path, so the
+/// field's own name is appended (the console shows the error next to that field).
+fn error_field(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (missing, path) {
+        (Some(name), ".") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, path) => path.to_owned(),
     }
 }
 

@@ -116,3 +116,13 @@ fn auto_region_resolves_to_the_nearest_or_us() {
     assert_eq!(RegionChoice::Auto.resolve(None), Region::Us);
     assert_eq!(RegionChoice::Us.resolve(Some(Region::Eu)), Region::Us);
 }
+
+#[test]
+fn missing_fields_are_reported_at_their_own_path() {
+    let errs = ConnectorConfig::from_json(r#"{"destinations":{}}"#).unwrap_err();
+    assert_eq!(errs[0].field, "token_sha256");
+    let text =
+        format!(r#"{{"token_sha256":"{HASH}","destinations":{{"main":{{"region":"us"}}}}}}"#);
+    let errs = ConnectorConfig::from_json(&text).unwrap_err();
+    assert_eq!(errs[0].field, "destinations.main.write_key");
+}

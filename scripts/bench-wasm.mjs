@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// The translator compiled to wasm (pkg/node), timed in Node: a proxy for the Worker's CPU time
+// per batch, which Miniflare does not expose. Same input as the native criterion benchmark
+// (tests/benches/translate.rs): the 50 golden samples cycled, each event with its own id.
+// Also times a serde-free baseline in the same run: JSON.parse of the input + JSON.stringify of
+// the output, what any JavaScript translator would at least do.
+// Run: bash scripts/build-pkg.sh && node scripts/bench-wasm.mjs
+
+import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const relay = createRequire(import.meta.url)(path.join(ROOT, "pkg/node/currents_relay.js"));
+const golden = path.join(ROOT, "tests/golden");
+const config = readFileSync(path.join(golden, "connector.json"), "utf8");
+const samples = readdirSync(golden)
+  .filter((f) => f.endsWith(".braze.json"))
+  .sort()
+  .map((f) => JSON.parse(readFileSync(path.join(golden, f), "utf8")));
+
+function batch(n) {
+  const events = [];
+  for (let i = 0; i < n; i++) {
+    const e = structuredClone(samples[i % samples.length]);
+    e.id = `${i.toString(16).padStart(8, "0")}-5b2c-4a4e-9a8e-${(i * 7919).toString(16).padStart(12, "0")}`;
+    events.push(e);
+  }
+  return JSON.stringify({ events });
+}
+
+function time(fn, minMs = 2000) {
+  for (let i = 0; i < 20; i++) fn();
+  const runs = [];
+  const start = performance.now();
+  while (performance.now() - start < minMs) {
+    const t0 = performance.now();
+    fn();
+    runs.push(performance.now() - t0);
+  }
+  runs.sort((a, b) => a - b);
+  return { median: runs[Math.floor(runs.length / 2)], p99: runs[Math.floor(runs.length * 0.99)], n: runs.length };
+}
+
+console.log("| batch | translateBatch (wasm) median | p99 | events/s | JSON.parse+stringify median | baseline ÷ wasm time |");
+console.log("|---:|---:|---:|---:|---:|---:|");
+for (const n of [100, 2500]) {
+  const body = batch(n);
+  const out = relay.translateBatch(body, config, "bench");
+  if (out.batches.reduce((s, b) => s + b.events.length, 0) !== n) throw new Error("not every event forwarded");
+  const output = out.batches.map((b) => ({ batch: b.events.map((e) => e.json) }));
+  const ours = time(() => relay.translateBatch(body, config, "bench"));
+  const base = time(() => {
+    JSON.parse(body);
+    JSON.stringify(output);
+  });
+  const eps = Math.round((n / ours.median) * 1000);
+  console.log(
+    `| ${n} | ${ours.median.toFixed(3)} ms | ${ours.p99.toFixed(3)} ms | ${eps.toLocaleString("en")} | ${base.median.toFixed(3)} ms | ${(base.median / ours.median).toFixed(2)} |`,
+  );
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the translator for JavaScript into pkg/: the same `process()` the Worker calls, compiled
+# with the `browser` feature (no Worker shell) and bound with wasm-bindgen, twice:
+#   pkg/web/   ES module for browsers (`--target web`), used by www/
+#   pkg/node/  CommonJS for Node (`--target nodejs`), used by tests and benchmarks
+# Generated files are not committed; pkg/package.json, README.md and index.d.ts are.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
+bash scripts/setup-tools.sh
+
+cargo build --locked --lib --release --target wasm32-unknown-unknown --no-default-features --features browser \
+  --target-dir target/pkg
+wasm="target/pkg/wasm32-unknown-unknown/release/currents_relay.wasm"
+for target in web nodejs; do
+  out="pkg/${target/nodejs/node}"
+  rm -rf "$out"
+  "$TOOLS_DIR/bin/wasm-bindgen" --target "$target" --out-dir "$out" --out-name currents_relay "$wasm"
+done
+# pkg/node is CommonJS; the repository's package.json says "type": "module", so say it here.
+printf '{ "type": "commonjs" }\n' > pkg/node/package.json
+printf '[build-pkg] pkg/web/currents_relay_bg.wasm: %s bytes, %s gzip\n' \
+  "$(wc -c <pkg/web/currents_relay_bg.wasm)" "$(gzip -9 -c pkg/web/currents_relay_bg.wasm | wc -c)" >&2
