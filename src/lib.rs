@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod currents;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod mapping;

@@ -1,0 +1,252 @@
+//! The queue message: translated Segment events for one destination, with the delivery state
+//! that must survive retries (attempt and hold counters, the time Braze's batch was received).
+//!
+//! Queue bodies are JSON strings (a `worker` 0.8.7 queue send of a map arrives as `{}`), each
+//! under Cloudflare Queues' 128 KB limit. No write key travels in a message: the consumer reads
+//! it from the connector config at send time, which is also what lets a restored key release
+//! held events.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::config::Region;
+use crate::segment::SegmentBatch;
+
+/// Largest message body: Cloudflare Queues accepts 128 KB; 8 KB stay for the envelope fields.
+pub const MAX_MESSAGE_BYTES: usize = 120_000;
+/// Cloudflare Queues' `sendBatch` takes at most 100 messages...
+pub const MAX_SEND_BATCH_MESSAGES: usize = 100;
+/// ...and at most 256 KB in all (kept at 250,000 bytes).
+pub const MAX_SEND_BATCH_BYTES: usize = 250_000;
+
+/// One translated event in a queue message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    /// Braze's event id.
+    pub event_id: String,
+    /// Braze's event type.
+    pub event_type: String,
+    /// Segment `messageId` (unchanged across retries and replays, so Segment dedupes).
+    pub message_id: String,
+    /// The Segment `track` call.
+    pub json: Box<RawValue>,
+}
+
+/// A queue message body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    /// Format version.
+    pub v: u8,
+    /// Connector id.
+    pub connector: String,
+    /// Destination name in the connector config.
+    pub destination: String,
+    /// Region resolved at ingest.
+    pub region: Region,
+    /// When Braze's batch was received (UNIX ms): retention counts from here.
+    pub received_ms: u64,
+    /// Send attempts so far that failed transiently.
+    #[serde(default)]
+    pub attempt: u32,
+    /// Times the message was held (paused connector, missing write key).
+    #[serde(default)]
+    pub held: u32,
+    /// The events, in batch order.
+    pub events: Vec<QueuedEvent>,
+}
+
+/// Message format version.
+pub const MESSAGE_VERSION: u8 = 1;
+
+impl DeliveryMessage {
+    /// Parses a queue body.
+    pub fn from_json(body: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+
+    /// The queue body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a message always serialises")
+    }
+
+    /// The Segment request body for this attempt (`sentAt` = the attempt's time).
+    pub fn segment_body(&self, sent_at: &str) -> String {
+        let mut body = String::with_capacity(
+            self.events
+                .iter()
+                .map(|e| e.json.get().len() + 1)
+                .sum::<usize>()
+                + 64,
+        );
+        body.push_str(r#"{"batch":["#);
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(e.json.get());
+        }
+        body.push_str(r#"],"sentAt":""#);
+        body.push_str(sent_at);
+        body.push_str(r#""}"#);
+        body
+    }
+}
+
+/// Splits one Segment batch into queue message bodies of at most [`MAX_MESSAGE_BYTES`] each
+/// (events are at most 32 KB, so every event fits).
+pub fn messages_for_batch(connector: &str, batch: &SegmentBatch, received_ms: u64) -> Vec<String> {
+    let events = batch.events.iter().map(|e| QueuedEvent {
+        event_id: e.event_id.clone(),
+        event_type: e.event_type.clone(),
+        message_id: e.message_id.clone(),
+        json: e.json.clone(),
+    });
+    messages_for_events(
+        connector,
+        &batch.destination,
+        batch.region,
+        received_ms,
+        events,
+    )
+}
+
+/// Packs events for one destination into queue message bodies of at most [`MAX_MESSAGE_BYTES`].
+pub fn messages_for_events(
+    connector: &str,
+    destination: &str,
+    region: Region,
+    received_ms: u64,
+    events: impl IntoIterator<Item = QueuedEvent>,
+) -> Vec<String> {
+    let empty = DeliveryMessage {
+        v: MESSAGE_VERSION,
+        connector: connector.to_owned(),
+        destination: destination.to_owned(),
+        region,
+        received_ms,
+        attempt: 0,
+        held: 0,
+        events: Vec::new(),
+    };
+    let overhead = empty.to_json().len();
+    let mut out = Vec::new();
+    let mut current = empty.clone();
+    let mut size = overhead;
+    for event in events {
+        let event_size = serde_json::to_string(&event).map_or(usize::MAX, |s| s.len()) + 1;
+        if !current.events.is_empty() && size + event_size > MAX_MESSAGE_BYTES {
+            out.push(current.to_json());
+            current = empty.clone();
+            size = overhead;
+        }
+        size += event_size;
+        current.events.push(event);
+    }
+    if !current.events.is_empty() {
+        out.push(current.to_json());
+    }
+    out
+}
+
+/// Groups message bodies for `sendBatch` calls within its count and byte limits.
+pub fn send_groups(bodies: &[String]) -> Vec<&[String]> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, body) in bodies.iter().enumerate() {
+        let full =
+            i - start == MAX_SEND_BATCH_MESSAGES || bytes + body.len() > MAX_SEND_BATCH_BYTES;
+        if i > start && full {
+            groups.push(&bodies[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += body.len();
+    }
+    if start < bodies.len() {
+        groups.push(&bodies[start..]);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{BatchedEvent, Batcher};
+
+    fn batch(n: usize, payload: usize) -> SegmentBatch {
+        let mut b = Batcher::new();
+        for i in 0..n {
+            let json = format!(
+                r#"{{"type":"track","i":{i},"p":"{}"}}"#,
+                "x".repeat(payload)
+            );
+            let ev = BatchedEvent {
+                index: i,
+                event_id: format!("e{i}"),
+                event_type: "t".into(),
+                message_id: format!("m{i}"),
+                json: RawValue::from_string(json).unwrap(),
+            };
+            b.push("main", Region::Eu, ev).unwrap();
+        }
+        b.finish().remove(0)
+    }
+
+    #[test]
+    fn batches_split_into_messages_under_the_queue_limit() {
+        let b = batch(300, 1_500);
+        let bodies = messages_for_batch("acme", &b, 1_700_000_000_000);
+        assert!(bodies.len() >= 4, "{}", bodies.len());
+        let mut ids = Vec::new();
+        for body in &bodies {
+            assert!(body.len() <= MAX_MESSAGE_BYTES, "{}", body.len());
+            let m = DeliveryMessage::from_json(body).unwrap();
+            assert_eq!(
+                (m.connector.as_str(), m.destination.as_str(), m.region),
+                ("acme", "main", Region::Eu)
+            );
+            assert_eq!(
+                (m.attempt, m.held, m.received_ms),
+                (0, 0, 1_700_000_000_000)
+            );
+            ids.extend(m.events.iter().map(|e| e.message_id.clone()));
+        }
+        let expected: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+        assert_eq!(ids, expected, "every event once, in order");
+    }
+
+    #[test]
+    fn segment_body_is_a_valid_batch_request() {
+        let b = batch(3, 5);
+        let m = DeliveryMessage::from_json(&messages_for_batch("acme", &b, 1)[0]).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&m.segment_body("2026-11-28T00:00:00.000Z")).unwrap();
+        assert_eq!(v["batch"].as_array().unwrap().len(), 3);
+        assert_eq!(v["batch"][2]["i"], 2);
+        assert_eq!(v["sentAt"], "2026-11-28T00:00:00.000Z");
+    }
+
+    #[test]
+    fn send_groups_respect_count_and_bytes() {
+        let small: Vec<String> = (0..250).map(|i| format!("{i:0>10}")).collect();
+        let sizes: Vec<usize> = send_groups(&small).iter().map(|g| g.len()).collect();
+        assert_eq!(sizes, vec![100, 100, 50]);
+        let big: Vec<String> = (0..5).map(|_| "x".repeat(100_000)).collect();
+        let groups = send_groups(&big);
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        for g in groups {
+            assert!(g.iter().map(String::len).sum::<usize>() <= MAX_SEND_BATCH_BYTES);
+        }
+        assert!(send_groups(&[]).is_empty());
+    }
+
+    #[test]
+    fn messages_carry_no_write_key() {
+        let b = batch(1, 1);
+        let body = &messages_for_batch("acme", &b, 1)[0];
+        assert!(!body.contains("write_key"));
+    }
+}
