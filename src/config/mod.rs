@@ -3,6 +3,7 @@
 //! Parsing is strict (`deny_unknown_fields`, so a typo is an error, not a silently ignored
 //! option) and [`ConnectorConfig::validate`] names every offending field by its path.
 
+pub mod admin;
 mod secrets;
 
 pub use secrets::{BearerToken, MAX_TOKEN_LEN, SHOWN_SUFFIX, TokenHash, WriteKey, redact};

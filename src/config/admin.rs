@@ -1,0 +1,189 @@
+//! What the admin API needs from the config model: a view safe to return (write keys shown as
+//! their last four characters, no token hash), and updates in which write keys are write-only
+//! (an update that leaves a key out, or sends back its redacted form, keeps the stored key).
+
+use serde_json::{Map, Value};
+
+use super::{ConfigError, ConnectorConfig, redact};
+
+/// The config as the admin API returns it: `write_key` → `"****abcd"`, `token_sha256` removed
+/// (it is not secret, but nobody needs it), `has_token` added.
+pub fn redacted_view(config: &ConnectorConfig) -> Value {
+    let mut doc = serde_json::to_value(config).expect("a config always serialises");
+    if let Some(obj) = doc.as_object_mut() {
+        obj.remove("token_sha256");
+        obj.insert("has_token".into(), Value::Bool(true));
+        if let Some(dests) = obj.get_mut("destinations").and_then(Value::as_object_mut) {
+            for (name, dest) in dests.iter_mut() {
+                if let (Some(d), Some(src)) = (dest.as_object_mut(), config.destinations.get(name))
+                {
+                    d.insert(
+                        "write_key".into(),
+                        Value::String(redact(src.write_key.expose())),
+                    );
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// Whether a submitted write key is a redacted placeholder rather than a new key.
+fn is_placeholder(value: &Value) -> bool {
+    value.as_str().is_none_or(|s| s.starts_with("****"))
+}
+
+/// Applies a full replacement document from the admin API to an existing config (or to none,
+/// for a create). The token hash is kept (rotation has its own route); a destination whose
+/// `write_key` is absent, null or redacted keeps its stored key. Errors name the field.
+pub fn apply_update(
+    existing: Option<&ConnectorConfig>,
+    mut update: Value,
+) -> Result<ConnectorConfig, Vec<ConfigError>> {
+    let Some(obj) = update.as_object_mut() else {
+        return Err(vec![ConfigError::at(
+            ".",
+            "the connector must be a JSON object",
+        )]);
+    };
+    obj.remove("has_token");
+    match existing {
+        Some(old) => {
+            obj.insert(
+                "token_sha256".into(),
+                Value::String(old.token_sha256.to_hex()),
+            );
+        }
+        None if !obj.contains_key("token_sha256") => {
+            // A placeholder the caller replaces by rotating the token right after creation.
+            obj.insert("token_sha256".into(), Value::String("0".repeat(64)));
+        }
+        None => {}
+    }
+    if let Some(dests) = obj.get_mut("destinations").and_then(Value::as_object_mut) {
+        for (name, dest) in dests.iter_mut() {
+            let Some(d) = dest.as_object_mut() else {
+                continue;
+            };
+            let keep = d.get("write_key").is_none_or(is_placeholder);
+            if !keep {
+                continue;
+            }
+            match existing.and_then(|old| old.destinations.get(name)) {
+                Some(old) => {
+                    d.insert(
+                        "write_key".into(),
+                        Value::String(old.write_key.expose().to_owned()),
+                    );
+                }
+                None => {
+                    d.remove("write_key");
+                    return Err(vec![ConfigError::at(
+                        format!("destinations.{name}.write_key"),
+                        "a new destination needs its write key",
+                    )]);
+                }
+            }
+        }
+    }
+    ConnectorConfig::from_json(&Value::Object(std::mem::take(obj)).to_string())
+}
+
+/// A small summary for connector lists.
+pub fn summary(id: &str, config: &ConnectorConfig) -> Value {
+    let mut out = Map::new();
+    out.insert("id".into(), id.into());
+    out.insert(
+        "description".into(),
+        config
+            .description
+            .clone()
+            .map_or(Value::Null, Value::String),
+    );
+    out.insert("paused".into(), config.paused.into());
+    out.insert(
+        "destinations".into(),
+        config
+            .destinations
+            .iter()
+            .map(|(name, d)| serde_json::json!({"name": name, "region": d.region, "write_key": d.write_key.redacted()}))
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn existing() -> ConnectorConfig {
+        ConnectorConfig::from_json(
+            &json!({
+                "token_sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                "destinations": {"main": {"write_key": "wk_live_secret_9876", "region": "us"}}
+            })
+            .to_string(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn view_never_shows_a_write_key() {
+        let view = redacted_view(&existing());
+        let text = view.to_string();
+        assert!(!text.contains("wk_live_secret"), "{text}");
+        assert_eq!(view["destinations"]["main"]["write_key"], "****9876");
+        assert!(view.get("token_sha256").is_none());
+        assert_eq!(view["has_token"], true);
+    }
+
+    #[test]
+    fn the_view_can_be_sent_back_unchanged() {
+        let old = existing();
+        let mut view = redacted_view(&old);
+        view["paused"] = json!(true);
+        let updated = apply_update(Some(&old), view).unwrap();
+        assert!(updated.paused);
+        assert_eq!(
+            updated.destinations["main"].write_key,
+            old.destinations["main"].write_key
+        );
+        assert_eq!(updated.token_sha256, old.token_sha256);
+    }
+
+    #[test]
+    fn a_new_write_key_replaces_the_old_one() {
+        let old = existing();
+        let update =
+            json!({"destinations": {"main": {"write_key": "wk_new_key_1234", "region": "eu"}}});
+        let updated = apply_update(Some(&old), update).unwrap();
+        assert_eq!(
+            updated.destinations["main"].write_key.expose(),
+            "wk_new_key_1234"
+        );
+    }
+
+    #[test]
+    fn new_destinations_need_a_key_and_errors_name_fields() {
+        let old = existing();
+        let update = json!({"destinations": {"main": {"region": "us"}, "eu": {"region": "eu"}}});
+        let errs = apply_update(Some(&old), update).unwrap_err();
+        assert_eq!(errs[0].field, "destinations.eu.write_key");
+        let errs = apply_update(
+            Some(&old),
+            json!({"destinations": {"main": {"region": "mars"}}}),
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].field, "destinations.main.region");
+        assert_eq!(apply_update(None, json!([])).unwrap_err()[0].field, ".");
+    }
+
+    #[test]
+    fn summaries_are_redacted() {
+        let s = summary("acme", &existing());
+        assert_eq!(s["destinations"][0]["write_key"], "****9876");
+        assert!(!s.to_string().contains("secret"));
+    }
+}
