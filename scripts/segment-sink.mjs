@@ -14,7 +14,14 @@
 //   GET    /stats                       counters (requests, events, rejections, faults, per source)
 //   DELETE /batches                     forget everything recorded (faults stay)
 //   POST   /faults                      {"rate":0.3,"modes":["500","503","429","hang","drop"],
-//                                        "retryAfter":1,"seed":7} or {"next":[500,400,"drop"]}
+//                                        "retryAfter":1,"hangMs":3000,"seed":7} or {"next":[500,400,"drop"]}
+//
+// Faults: a status code answers that status (429 and 503 carry `Retry-After: <retryAfter>` seconds);
+// "hang" reads the request and never answers until `hangMs` (default 60 s) has passed, then drops
+// the connection (the client's timeout must fire first); "drop" destroys the socket right after
+// reading the request (a connection reset, no answer). `next` faults are used first, in order, then
+// `rate` applies. The request still counts in `stats().requests`; `faults` counts requests per mode
+// and `faulted_events` the events they carried (what the client has to send again).
 //   DELETE /faults                      no more faults
 //
 // Module: `const sink = await startSink({ port: 0, writeKeys: { main: "wk_..." } })`.
@@ -94,6 +101,8 @@ function emptyStats() {
     accepted_events: 0,
     rejected: {}, // reason → count
     faults: {}, // mode → count
+    fault_requests: 0,
+    faulted_events: 0, // events in faulted requests
     auth_invalid: 0,
     by_source: {}, // source name → events
     by_region: { us: 0, eu: 0 },
@@ -111,6 +120,7 @@ export async function startSink(options = {}) {
   const state = {
     batches: [],
     messageIds: new Map(), // messageId → times seen
+    firstSeen: new Map(), // messageId → Date.now() of its first accepted arrival
     stats: emptyStats(),
     rejections: [], // last few {status, reason}
     faults: null,
@@ -134,8 +144,10 @@ export async function startSink(options = {}) {
     return null;
   };
 
-  const applyFault = (req, res, mode) => {
+  const applyFault = (req, res, mode, body) => {
     state.stats.faults[mode] = (state.stats.faults[mode] ?? 0) + 1;
+    state.stats.fault_requests += 1;
+    state.stats.faulted_events += countEvents(body);
     if (mode === "drop") {
       req.socket.destroy();
       return;
@@ -162,7 +174,7 @@ export async function startSink(options = {}) {
   const handleBatch = (req, res, region, body) => {
     const fault = pickFault();
     if (fault) {
-      applyFault(req, res, fault);
+      applyFault(req, res, fault, body);
       return `fault ${fault}`;
     }
     const auth = checkAuth(req.headers.authorization, keys);
@@ -200,8 +212,11 @@ export async function startSink(options = {}) {
     s.by_region[region] += doc.batch.length;
     const sourceKey = source ?? "(invalid key)";
     s.by_source[sourceKey] = (s.by_source[sourceKey] ?? 0) + doc.batch.length;
+    const now = Date.now();
     for (const event of doc.batch) {
-      state.messageIds.set(event.messageId, (state.messageIds.get(event.messageId) ?? 0) + 1);
+      const seen = state.messageIds.get(event.messageId) ?? 0;
+      if (seen === 0) state.firstSeen.set(event.messageId, now);
+      state.messageIds.set(event.messageId, seen + 1);
     }
     sendJson(res, 200, { success: true });
     return `${doc.batch.length} events → ${region}/${sourceKey}`;
@@ -219,6 +234,7 @@ export async function startSink(options = {}) {
       case "DELETE /batches":
         state.batches = [];
         state.messageIds = new Map();
+        state.firstSeen = new Map();
         state.stats = emptyStats();
         state.rejections = [];
         return sendJson(res, 200, { reset: true });
@@ -285,9 +301,14 @@ export async function startSink(options = {}) {
     /** Accepted events, flattened; `filter` may hold `region` / `source`. */
     events: (filter = {}) => filteredEvents(state.batches, new URLSearchParams(filter)),
     stats: () => statsOf(state),
+    /** messageId → times it was accepted (a copy). */
+    messageIdCounts: () => new Map(state.messageIds),
+    /** messageId → Date.now() when it was first accepted (a copy). */
+    firstSeen: () => new Map(state.firstSeen),
     reset: () => {
       state.batches = [];
       state.messageIds = new Map();
+      state.firstSeen = new Map();
       state.stats = emptyStats();
       state.rejections = [];
     },
@@ -331,6 +352,16 @@ function checkEvent(event) {
   return null;
 }
 
+/** Events in a request body that may be anything (a faulted request is not validated). */
+function countEvents(body) {
+  try {
+    const doc = JSON.parse(body.toString("utf8"));
+    return Array.isArray(doc?.batch) ? doc.batch.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function filteredEvents(batches, params) {
   const region = params.get("region");
   const source = params.get("source");
@@ -352,7 +383,14 @@ function statsOf(state) {
 }
 
 function describeFaults(f) {
-  return { next: f.next, rate: f.rate, modes: f.modes, retryAfter: f.retryAfter, seed: f.seed };
+  return {
+    next: f.next,
+    rate: f.rate,
+    modes: f.modes,
+    retryAfter: f.retryAfter,
+    hangMs: f.hangMs,
+    seed: f.seed,
+  };
 }
 
 function sendJson(res, status, value, headers = {}) {
