@@ -3,15 +3,29 @@
 //! nearest-region rule. The wasm32 `worker` shell moves bytes between the platform and these
 //! functions; it decides nothing this module could decide.
 
+mod admin;
 mod logline;
 mod problem;
 mod quarantine;
+mod quarantine_index;
 mod region;
 mod route;
+mod tally;
+mod testclock;
 mod timefmt;
 
+pub use admin::{
+    ADMIN_PREFIX, AdminRoute, QUARANTINE_PREFIX, ReplayTarget, admin_authorized, admin_route,
+    connector_of_key, connector_param, is_admin_path, parse_replay, quarantine_key_param,
+    query_param,
+};
+pub use quarantine_index::{ListingEntry, META_REPLAYED_AT, listing_json, quarantine_metadata};
+pub use tally::{Tally, ingest_delta};
+pub use testclock::{CLOCK_OFFSET_KEY, TEST_HOOKS_VAR, offset_now, test_hooks_enabled};
+
 pub use logline::{
-    RequestLog, config_error_line, currents_version, platform_failure_line, segment_failure_line,
+    RequestLog, config_error_line, consumer_line, currents_version, platform_failure_line,
+    segment_failure_line,
 };
 pub use problem::{Answer, PROBLEM_TYPE_BASE, Problem, health_answer, json_answer};
 pub use quarantine::{
@@ -47,6 +61,22 @@ pub const SEGMENT_US_URL_VAR: &str = "SEGMENT_US_URL";
 pub const SEGMENT_EU_URL_VAR: &str = "SEGMENT_EU_URL";
 /// Optional variable: seconds a parsed connector config is cached per isolate.
 pub const CONFIG_CACHE_SECONDS_VAR: &str = "CONFIG_CACHE_SECONDS";
+/// Optional variable: timeout of one Segment request in milliseconds (default 10,000).
+pub const SEGMENT_TIMEOUT_MS_VAR: &str = "SEGMENT_TIMEOUT_MS";
+/// Queue producer binding of the delivery queue.
+pub const DELIVERY_BINDING: &str = "DELIVERY";
+/// The delivery queue's name (wrangler.toml).
+pub const DELIVERY_QUEUE: &str = "currents-relay-delivery";
+/// The dead-letter queue's name: messages the platform gave up on.
+pub const DEAD_LETTER_QUEUE: &str = "currents-relay-dlq";
+/// Durable Object namespace binding of the per-connector stats.
+pub const STATS_BINDING: &str = "STATS";
+/// Storage key of the stats JSON inside a `ConnectorStats` object.
+pub const STATS_STORAGE_KEY: &str = "stats";
+/// Secret holding the admin API token (`wrangler secret put ADMIN_TOKEN`).
+pub const ADMIN_TOKEN_SECRET: &str = "ADMIN_TOKEN";
+/// Most bytes of Segment's answer kept in a quarantine object's detail.
+pub const MAX_SEGMENT_ANSWER_BYTES: usize = 1024;
 
 /// KV key prefix of connector configs: `connector:{id}`.
 pub const CONNECTOR_KEY_PREFIX: &str = "connector:";
@@ -55,9 +85,26 @@ pub const CONNECTOR_KEY_PREFIX: &str = "connector:";
 pub const CONFIG_CACHE_MS: u64 = 30_000;
 /// Most connector configs one isolate caches before it starts over.
 pub const CONFIG_CACHE_MAX_ENTRIES: usize = 1_000;
-/// Timeout of one request to Segment. Braze waits for our answer, so a hung Segment must turn
-/// into a quick 503 (Braze retries) rather than a stalled connection.
+/// Default timeout of one request to Segment: a hung request becomes a retry, not a consumer
+/// invocation stuck until the platform's limit.
 pub const SEGMENT_TIMEOUT_MS: u32 = 10_000;
+
+/// The Segment timeout from `SEGMENT_TIMEOUT_MS` (a positive number), else the default.
+pub fn segment_timeout_ms(var: Option<&str>) -> u32 {
+    var.and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(SEGMENT_TIMEOUT_MS)
+}
+
+/// Segment's answer body for a quarantine detail: at most [`MAX_SEGMENT_ANSWER_BYTES`], cut on a
+/// character boundary.
+pub fn segment_answer_detail(status: u16, body: &str) -> String {
+    let mut end = body.len().min(MAX_SEGMENT_ANSWER_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("Segment answered HTTP {status}: {}", &body[..end])
+}
 
 /// Header Braze sends on every Currents request (value `1`).
 pub const CURRENTS_VERSION_HEADER: &str = "Braze-Currents-Version";
@@ -82,14 +129,16 @@ pub fn segment_url(region: crate::config::Region, override_url: Option<&str>) ->
 pub struct IngestSummary {
     /// Events in the request.
     pub received: usize,
-    /// Events delivered to Segment.
+    /// Events queued for delivery.
     pub accepted: usize,
     /// Events the connector chose not to forward.
     pub filtered: usize,
-    /// Events kept in quarantine (invalid, too large, or rejected by Segment).
+    /// Events kept in quarantine (invalid or too large).
     pub quarantined: usize,
-    /// Segment batch requests made.
+    /// Segment batches the events form.
     pub batches: usize,
+    /// Queue messages sent.
+    pub messages: usize,
 }
 
 impl IngestSummary {
@@ -135,10 +184,23 @@ mod tests {
             filtered: 1,
             quarantined: 1,
             batches: 1,
+            messages: 1,
         };
         assert_eq!(
             s.to_json(),
-            r#"{"received":3,"accepted":1,"filtered":1,"quarantined":1,"batches":1}"#
+            r#"{"received":3,"accepted":1,"filtered":1,"quarantined":1,"batches":1,"messages":1}"#
         );
+    }
+
+    #[test]
+    fn segment_timeout_and_answer_detail() {
+        assert_eq!(segment_timeout_ms(None), 10_000);
+        assert_eq!(segment_timeout_ms(Some("2000")), 2_000);
+        assert_eq!(segment_timeout_ms(Some("0")), 10_000);
+        assert_eq!(segment_timeout_ms(Some("x")), 10_000);
+        let long = "é".repeat(1_000);
+        let d = segment_answer_detail(400, &long);
+        assert!(d.starts_with("Segment answered HTTP 400: "));
+        assert!(d.len() <= 27 + MAX_SEGMENT_ANSWER_BYTES);
     }
 }

@@ -92,8 +92,26 @@ pub fn platform_failure_line(connector: &str, what: &'static str) -> String {
     .to_string()
 }
 
-/// Line for a Segment batch that was not delivered: `warn` when it will be retried (by Braze),
-/// `error` when Segment refused it for good. `None` for a success.
+/// The line every queue-consumer invocation ends with: counts only.
+pub fn consumer_line(queue: &str, messages: usize, tally: &super::Tally, ms: u64) -> String {
+    let sum =
+        |f: fn(&crate::delivery::Stats) -> u64| -> u64 { tally.by_connector.values().map(f).sum() };
+    serde_json::json!({
+        "level": "info",
+        "event": "deliver",
+        "queue": queue,
+        "messages": messages,
+        "delivered": sum(|s| s.delivered),
+        "retried": sum(|s| s.retried),
+        "held": sum(|s| s.held.values().sum()),
+        "quarantined": sum(|s| s.quarantined_total()),
+        "ms": ms,
+    })
+    .to_string()
+}
+
+/// Line for a Segment batch that was not delivered: `warn` when it will be retried (through the
+/// queue), `error` when Segment refused it for good. `None` for a success.
 pub fn segment_failure_line(
     connector: &str,
     destination: &str,
@@ -192,6 +210,7 @@ mod tests {
             filtered: out.filtered.len(),
             quarantined: out.quarantined.len(),
             batches: out.batches.len(),
+            messages: 1,
         };
         log.currents_version = currents_version(Some(TOKEN));
         log.finish(200, None, 12);
@@ -266,7 +285,7 @@ mod tests {
         assert_eq!(currents_version(None), None);
         assert_eq!(currents_version(Some("2")), Some("2".to_owned()));
         let mut log = RequestLog::new("request");
-        log.finish(503, Some("segment_unavailable"), 1);
+        log.finish(503, Some("queue_unavailable"), 1);
         assert_eq!(log.level, "warn");
         assert!(!log.line().contains("currents_version"));
         assert!(!log.line().contains("connector"));

@@ -12,8 +12,6 @@ pub const PROBLEM_TYPE_BASE: &str = "https://currents-relay.dev/problems/";
 
 /// Retry-After (seconds) of 503s caused by our own storage or config reads.
 const RETRY_SOON_SECS: u64 = 30;
-/// Retry-After (seconds) of a paused connector: resuming is an operator action.
-const RETRY_PAUSED_SECS: u64 = 300;
 
 /// Everything that can end a request early.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -48,17 +46,17 @@ pub enum Problem {
     /// The body is not a Currents batch.
     #[error(transparent)]
     BadRequest(#[from] RequestError),
-    /// The connector is paused: Braze keeps the events and retries.
-    #[error("the connector is paused; retry later")]
-    ConnectorPaused,
     /// Quarantined events could not be stored.
     #[error("quarantine storage is unavailable; retry later")]
     StorageUnavailable,
-    /// At least one batch could not be delivered to Segment yet.
-    #[error("Segment did not accept every batch yet; retry later")]
-    SegmentUnavailable {
-        /// Seconds to wait, from the retry classifier.
-        retry_after_secs: u64,
+    /// The delivery queue refused the events: nothing was accepted, Braze resends.
+    #[error("the delivery queue is unavailable; retry later")]
+    QueueUnavailable,
+    /// An admin request that names nothing valid (bad query, body or key).
+    #[error("{detail}")]
+    InvalidAdminRequest {
+        /// What is wrong, for the operator.
+        detail: String,
     },
     /// A platform call failed unexpectedly.
     #[error("unexpected internal error; retry later")]
@@ -77,9 +75,9 @@ impl Problem {
             Problem::Unauthorized => "unauthorized",
             Problem::BodyTooLarge { .. } => "body_too_large",
             Problem::BadRequest(e) => e.code(),
-            Problem::ConnectorPaused => "connector_paused",
             Problem::StorageUnavailable => "storage_unavailable",
-            Problem::SegmentUnavailable { .. } => "segment_unavailable",
+            Problem::QueueUnavailable => "queue_unavailable",
+            Problem::InvalidAdminRequest { .. } => "invalid_admin_request",
             Problem::Internal => "internal_error",
         }
     }
@@ -91,12 +89,11 @@ impl Problem {
             Problem::MethodNotAllowed { .. } => 405,
             Problem::Unauthorized => 401,
             Problem::BodyTooLarge { .. } => 413,
-            Problem::BadRequest(_) => 400,
+            Problem::BadRequest(_) | Problem::InvalidAdminRequest { .. } => 400,
             Problem::ConnectorMisconfigured
             | Problem::ConfigUnavailable
-            | Problem::ConnectorPaused
             | Problem::StorageUnavailable
-            | Problem::SegmentUnavailable { .. } => 503,
+            | Problem::QueueUnavailable => 503,
             Problem::Internal => 500,
         }
     }
@@ -112,9 +109,9 @@ impl Problem {
             Problem::Unauthorized => "Unauthorized",
             Problem::BodyTooLarge { .. } => "Body too large",
             Problem::BadRequest(_) => "Invalid Currents batch",
-            Problem::ConnectorPaused => "Connector paused",
             Problem::StorageUnavailable => "Storage unavailable",
-            Problem::SegmentUnavailable { .. } => "Segment unavailable",
+            Problem::QueueUnavailable => "Queue unavailable",
+            Problem::InvalidAdminRequest { .. } => "Invalid admin request",
             Problem::Internal => "Internal error",
         }
     }
@@ -122,11 +119,10 @@ impl Problem {
     /// Seconds for `Retry-After`, on answers Braze should retry.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Problem::SegmentUnavailable { retry_after_secs } => Some((*retry_after_secs).max(1)),
-            Problem::ConnectorPaused => Some(RETRY_PAUSED_SECS),
             Problem::ConnectorMisconfigured
             | Problem::ConfigUnavailable
-            | Problem::StorageUnavailable => Some(RETRY_SOON_SECS),
+            | Problem::StorageUnavailable
+            | Problem::QueueUnavailable => Some(RETRY_SOON_SECS),
             _ => None,
         }
     }
@@ -220,10 +216,10 @@ mod tests {
             Problem::Unauthorized,
             Problem::BodyTooLarge { limit: 8 },
             Problem::BadRequest(RequestError::MissingEvents),
-            Problem::ConnectorPaused,
             Problem::StorageUnavailable,
-            Problem::SegmentUnavailable {
-                retry_after_secs: 0,
+            Problem::QueueUnavailable,
+            Problem::InvalidAdminRequest {
+                detail: "key must start with quarantine/".into(),
             },
             Problem::Internal,
         ]
@@ -274,16 +270,9 @@ mod tests {
     fn special_headers() {
         let a = Problem::MethodNotAllowed { allow: "GET" }.answer();
         assert_eq!(a.header("allow"), Some("GET"));
-        let a = Problem::SegmentUnavailable {
-            retry_after_secs: 42,
-        }
-        .answer();
-        assert_eq!(a.header("retry-after"), Some("42"));
-        let a = Problem::SegmentUnavailable {
-            retry_after_secs: 0,
-        }
-        .answer();
-        assert_eq!(a.header("retry-after"), Some("1"), "never Retry-After: 0");
+        let a = Problem::QueueUnavailable.answer();
+        assert_eq!(a.status, 503);
+        assert_eq!(a.header("retry-after"), Some("30"));
         assert_eq!(Problem::Unauthorized.answer().header("retry-after"), None);
     }
 

@@ -19,6 +19,9 @@ pub enum Route<'a> {
         /// The connector id (1-64 of `[A-Za-z0-9_-]`).
         connector: &'a str,
     },
+    /// Anything under `/admin/`: authenticated first, then routed by
+    /// [`super::admin_route`].
+    Admin,
 }
 
 /// Whether `id` is a connector id: 1-64 ASCII letters, digits, `_` or `-`. Anything else never
@@ -39,6 +42,9 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Problem> {
             _ => Err(Problem::MethodNotAllowed { allow: "GET" }),
         };
     }
+    if super::is_admin_path(path) {
+        return Ok(Route::Admin);
+    }
     if let Some(connector) = path.strip_prefix(INGEST_PREFIX) {
         if method != "POST" {
             return Err(Problem::MethodNotAllowed { allow: "POST" });
@@ -58,6 +64,7 @@ mod tests {
     #[test]
     fn known_routes() {
         assert_eq!(route("GET", "/health"), Ok(Route::Health));
+        assert_eq!(route("DELETE", "/admin/anything"), Ok(Route::Admin));
         assert_eq!(
             route("POST", "/v1/currents/acme_prod-1"),
             Ok(Route::Ingest {

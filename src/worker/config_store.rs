@@ -31,6 +31,18 @@ fn cache_ms(env: &Env) -> u64 {
 
 /// The config of connector `id` (already syntax-checked), or the problem to answer.
 pub async fn load(env: &Env, id: &str, now_ms: u64) -> Result<Rc<ConnectorConfig>, Problem> {
+    lookup(env, id, now_ms)
+        .await?
+        .ok_or(Problem::UnknownConnector)
+}
+
+/// The config of connector `id`: `None` when absent; `ConnectorMisconfigured` when it does not
+/// parse or validate, `ConfigUnavailable` when KV fails.
+pub async fn lookup(
+    env: &Env,
+    id: &str,
+    now_ms: u64,
+) -> Result<Option<Rc<ConnectorConfig>>, Problem> {
     let ttl = cache_ms(env);
     let hit = CACHE.with(|c| {
         c.borrow()
@@ -39,9 +51,11 @@ pub async fn load(env: &Env, id: &str, now_ms: u64) -> Result<Rc<ConnectorConfig
             .map(|e| e.config.clone())
     });
     if let Some(config) = hit {
-        return Ok(config);
+        return Ok(Some(config));
     }
-    let text = read(env, id).await?.ok_or(Problem::UnknownConnector)?;
+    let Some(text) = read(env, id).await? else {
+        return Ok(None);
+    };
     let config = ConnectorConfig::from_json(&text).map_err(|errors| {
         console_log!("{}", http::config_error_line(id, &errors));
         Problem::ConnectorMisconfigured
@@ -60,7 +74,7 @@ pub async fn load(env: &Env, id: &str, now_ms: u64) -> Result<Rc<ConnectorConfig
             },
         );
     });
-    Ok(config)
+    Ok(Some(config))
 }
 
 async fn read(env: &Env, id: &str) -> Result<Option<String>, Problem> {

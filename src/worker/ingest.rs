@@ -1,22 +1,21 @@
 //! `POST /v1/currents/{connector}`: the order of checks is the contract with Braze
-//! (CONTRACTS §4): connector, token, size, body, quarantine, delivery.
+//! (CONTRACTS §4): connector, token, size, body, quarantine, enqueue. Events are stored durably
+//! (R2 for quarantined ones, the delivery queue for the rest) before the 200; the queue
+//! consumer delivers them.
 
-use std::time::Duration;
+use ::worker::{Context, Env, Request};
 
-use ::worker::{Env, Request, console_log};
-use futures_util::future::join_all;
-
-use super::{config_store, quarantine_store, segment_client};
+use super::{config_store, delivery_queue, quarantine_store, stats_object};
 use crate::config::{BearerToken, ConnectorConfig};
-use crate::currents::Envelope;
+use crate::delivery::{QuarantineDoc, messages_for_batch};
 use crate::http::{self, IngestSummary, Problem, RequestLog};
-use crate::pipeline::{Outcome, ProcessContext, process};
-use crate::retry::{Decision, RetryPolicy};
+use crate::pipeline::{ProcessContext, process};
 
 /// Handles one Currents batch; the summary is the 200 body.
 pub async fn handle(
     req: &mut Request,
     env: &Env,
+    ctx: &Context,
     connector: &str,
     now_ms: u64,
     log: &mut RequestLog,
@@ -25,43 +24,46 @@ pub async fn handle(
     authorize(req, &config)?;
     log.currents_version =
         http::currents_version(header(req, http::CURRENTS_VERSION_HEADER).as_deref());
-    if config.paused {
-        // Braze keeps the events and retries; a later issue holds them in a queue instead.
-        return Err(Problem::ConnectorPaused);
-    }
+    // A paused connector accepts and queues: the consumer holds its events (no 503 to Braze).
     let body = read_body(req).await?;
-    let ctx = ProcessContext {
+    let pctx = ProcessContext {
         connector_id: connector,
         nearest_region: nearest_region(req),
     };
-    let outcome = process(&body, &config, &ctx)?;
-    let mut summary = IngestSummary {
+    let outcome = process(&body, &config, &pctx)?;
+    let bodies: Vec<String> = outcome
+        .batches
+        .iter()
+        .flat_map(|b| messages_for_batch(connector, b, now_ms))
+        .collect();
+    let summary = IngestSummary {
         received: outcome.received,
-        accepted: 0,
+        accepted: outcome.accepted(),
         filtered: outcome.filtered.len(),
         quarantined: outcome.quarantined.len(),
         batches: outcome.batches.len(),
+        messages: bodies.len(),
     };
     log.counts = summary;
-    let received_at = http::iso_millis(now_ms);
     if !outcome.quarantined.is_empty() {
-        let doc = http::quarantine_document(connector, &received_at, &outcome.quarantined);
-        quarantine_store::put(env, connector, now_ms, doc).await?;
+        let doc = QuarantineDoc::from_rejected(
+            connector,
+            &http::iso_millis(now_ms),
+            &outcome.quarantined,
+        );
+        quarantine_store::put(env, connector, now_ms, &doc).await?;
     }
-    let delivery = deliver(
-        env,
-        connector,
-        &config,
-        &outcome,
-        &body,
-        now_ms,
-        &received_at,
-    )
-    .await;
-    summary.accepted = delivery.delivered;
-    summary.quarantined += delivery.rejected;
-    log.counts = summary;
-    delivery.problem.map_or(Ok(summary), Err)
+    if delivery_queue::send_all(env, &bodies).await.is_err() {
+        ::worker::console_log!("{}", http::platform_failure_line(connector, "queue_send"));
+        return Err(Problem::QueueUnavailable);
+    }
+    if summary.received > 0 {
+        let delta = http::ingest_delta(&outcome, &[], now_ms);
+        let env = env.clone();
+        let connector = connector.to_owned();
+        ctx.wait_until(async move { stats_object::add(&env, &connector, &delta).await });
+    }
+    Ok(summary)
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -100,95 +102,4 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Problem> {
 fn nearest_region(req: &Request) -> Option<crate::config::Region> {
     let cf = req.cf()?;
     http::nearest_region(cf.continent().as_deref(), cf.country().as_deref())
-}
-
-/// What happened to the batches.
-struct Delivery {
-    /// Events Segment accepted.
-    delivered: usize,
-    /// Events Segment refused for good (now in quarantine).
-    rejected: usize,
-    /// The answer when not everything is settled.
-    problem: Option<Problem>,
-}
-
-/// Sends every batch concurrently; quarantines refused ones; asks Braze to retry if any batch
-/// needs it (delivery is synchronous in this version; `messageId`s make resends safe).
-async fn deliver(
-    env: &Env,
-    connector: &str,
-    config: &ConnectorConfig,
-    outcome: &Outcome,
-    body: &[u8],
-    now_ms: u64,
-    received_at: &str,
-) -> Delivery {
-    let sends = outcome.batches.iter().map(|batch| async move {
-        let Some(dest) = config.destinations.get(&batch.destination) else {
-            // The core only names configured destinations; never expected.
-            return None;
-        };
-        let var = match batch.region {
-            crate::config::Region::Us => http::SEGMENT_US_URL_VAR,
-            crate::config::Region::Eu => http::SEGMENT_EU_URL_VAR,
-        };
-        let override_url = env.var(var).ok().map(|v| v.to_string());
-        let url = http::segment_url(batch.region, override_url.as_deref());
-        Some(segment_client::send(&url, &dest.write_key, batch).await)
-    });
-    let results = join_all(sends).await;
-
-    let policy = RetryPolicy::default();
-    let mut delivery = Delivery {
-        delivered: 0,
-        rejected: 0,
-        problem: None,
-    };
-    let mut retry_after: Option<Duration> = None;
-    let raw_events = Envelope::parse(body).map(|e| e.events).unwrap_or_default();
-    for (batch, result) in outcome.batches.iter().zip(results) {
-        let Some(result) = result else {
-            delivery.problem = Some(Problem::Internal);
-            continue;
-        };
-        let seed = u64::from(quarantine_store::random_u32());
-        let decision = policy.decide(result, 0, seed);
-        if let Some(line) = http::segment_failure_line(
-            connector,
-            &batch.destination,
-            batch.region,
-            batch.events.len(),
-            result,
-            decision,
-        ) {
-            console_log!("{line}");
-        }
-        match decision {
-            Decision::Success => delivery.delivered += batch.events.len(),
-            Decision::Retry { delay } => {
-                retry_after = Some(retry_after.map_or(delay, |d| d.max(delay)));
-            }
-            Decision::Permanent { status } => {
-                let doc = http::rejected_batch_document(
-                    connector,
-                    received_at,
-                    status,
-                    batch,
-                    &raw_events,
-                );
-                match quarantine_store::put(env, connector, now_ms, doc).await {
-                    Ok(()) => delivery.rejected += batch.events.len(),
-                    Err(p) => delivery.problem = delivery.problem.take().or(Some(p)),
-                }
-            }
-        }
-    }
-    if let Some(delay) = retry_after {
-        // Whole seconds, rounded up: Retry-After has no fractions.
-        let secs = delay.as_millis().div_ceil(1000) as u64;
-        delivery.problem = Some(Problem::SegmentUnavailable {
-            retry_after_secs: secs,
-        });
-    }
-    delivery
 }

@@ -1,21 +1,29 @@
 //! The edge Worker: the thin wasm32 shell around the pure core. It reads the platform (request,
-//! KV, R2, clock, randomness, `request.cf`), calls [`crate::http`] and [`crate::pipeline`], and
-//! writes the platform (Segment fetches, R2 puts, the response, one log line). Every decision
-//! lives in pure code; this module only moves bytes.
+//! KV, R2, queues, Durable Objects, clock, randomness, `request.cf`), calls [`crate::http`],
+//! [`crate::pipeline`] and [`crate::delivery`], and writes the platform (queue messages, Segment
+//! fetches, R2 puts, stats deltas, the response, one log line). Every decision lives in pure
+//! code; this module only moves bytes.
 
+mod admin;
+mod clock;
 mod config_store;
+mod consumer;
+mod delivery_queue;
 mod ingest;
 mod quarantine_store;
 mod respond;
 mod segment_client;
+mod stats_object;
 
-use ::worker::{Context, Date, Env, Request, Response, console_log, event};
+use ::worker::{Context, Date, Env, MessageBatch, Request, Response, console_log, event};
+
+pub use stats_object::ConnectorStats;
 
 use crate::http::{self, RequestLog, Route};
 
 /// The fetch handler: route, handle, answer, log one line.
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> ::worker::Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> ::worker::Result<Response> {
     let started_ms = Date::now().as_millis();
     let method = req.method();
     let path = req.path();
@@ -24,10 +32,16 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> ::worker::Result<Re
         Ok(Route::Ingest { connector }) => {
             let mut log = RequestLog::new("ingest");
             log.connector = Some(connector.to_owned());
-            let result = ingest::handle(&mut req, &env, connector, started_ms, &mut log)
+            let now = clock::now_ms(&env).await;
+            let result = ingest::handle(&mut req, &env, &ctx, connector, now, &mut log)
                 .await
                 .map(|summary| http::json_answer(200, summary.to_json()));
             (result, Some(log))
+        }
+        Ok(Route::Admin) => {
+            let now = clock::now_ms(&env).await;
+            let result = admin::handle(&mut req, &env, now).await;
+            (result, Some(RequestLog::new("admin")))
         }
         Err(problem) => (Err(problem), Some(RequestLog::new("request"))),
     };
@@ -41,4 +55,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> ::worker::Result<Re
         console_log!("{}", log.line());
     }
     respond::to_response(answer)
+}
+
+/// The queue handler: the delivery queue and its dead-letter queue (told apart by name).
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> ::worker::Result<()> {
+    consumer::handle(batch, env).await;
+    Ok(())
 }

@@ -65,11 +65,44 @@ export function brazeEvent(id, overrides = {}) {
   };
 }
 
+/** The admin API token of every harness Worker (a fresh random one per test process). */
+export const ADMIN_TOKEN = `adm_${randomBytes(18).toString("base64url")}`;
+/** The delivery queue and its dead-letter queue (wrangler.toml). */
+export const DELIVERY_QUEUE = "currents-relay-delivery";
+export const DEAD_LETTER_QUEUE = "currents-relay-dlq";
+/** The test clock's KV key (read by the Worker only with TEST_HOOKS = "1"). */
+export const CLOCK_OFFSET_KEY = "test:clock_offset_ms";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `predicate` (sync or async) until it returns a truthy value, which is returned. Throws
+ * after `timeoutMs` with `message` (or the last value) in the error.
+ */
+export async function waitFor(predicate, { timeoutMs = 15_000, intervalMs = 50, message } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await predicate();
+    if (last) return last;
+    if (Date.now() > deadline) {
+      throw new Error(`waitFor: timed out after ${timeoutMs} ms${message ? `: ${message}` : ""} (last: ${JSON.stringify(last)})`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
 /**
  * Starts the sink and the Worker. `writeKeys` ({source name: key}) are the keys the sink
- * knows. Returns helpers; call `close()` in `after`.
+ * knows; `segmentTimeoutMs` is the Worker's SEGMENT_TIMEOUT_MS; `bindings` adds or overrides
+ * Worker bindings (e.g. `{ADMIN_TOKEN: ""}`). Returns helpers; call `close()` in `after`.
  */
-export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
+export async function startHarness({
+  writeKeys = {},
+  sinkOptions = {},
+  segmentTimeoutMs = 2000,
+  bindings = {},
+} = {}) {
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true, ...sinkOptions });
   const logs = [];
@@ -88,7 +121,26 @@ export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
       compatibilityDate: COMPATIBILITY_DATE,
       kvNamespaces: ["CONFIG"],
       r2Buckets: ["QUARANTINE"],
-      bindings: { SEGMENT_US_URL: sink.usUrl, SEGMENT_EU_URL: sink.euUrl },
+      queueProducers: { DELIVERY: DELIVERY_QUEUE },
+      queueConsumers: {
+        [DELIVERY_QUEUE]: {
+          maxBatchSize: 10,
+          maxBatchTimeout: 1,
+          maxRetries: 5,
+          deadLetterQueue: DEAD_LETTER_QUEUE,
+        },
+        [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 },
+      },
+      durableObjects: { STATS: "ConnectorStats" },
+      bindings: {
+        SEGMENT_US_URL: sink.usUrl,
+        SEGMENT_EU_URL: sink.euUrl,
+        ADMIN_TOKEN,
+        CONFIG_CACHE_SECONDS: "0",
+        SEGMENT_TIMEOUT_MS: String(segmentTimeoutMs),
+        TEST_HOOKS: "1",
+        ...bindings,
+      },
       cf: false,
       // Every line the Worker logs (console.log → workerd's structured logs) is kept for the
       // log-hygiene test; nothing is echoed to the test output.
@@ -147,6 +199,62 @@ export async function startHarness({ writeKeys = {}, sinkOptions = {} } = {}) {
         for (const obj of page.objects) {
           const body = await r2.get(obj.key);
           out.push({ key: obj.key, doc: JSON.parse(await body.text()) });
+        }
+        cursor = page.truncated ? page.cursor : undefined;
+      } while (cursor);
+      return out;
+    },
+    /** An admin API call with the admin token; returns {status, headers, text, json}. */
+    async admin(method, pathname, body, { token = ADMIN_TOKEN } = {}) {
+      const init = { method, headers: {} };
+      if (token !== null) init.headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) {
+        init.headers["content-type"] = "application/json";
+        init.body = typeof body === "string" ? body : JSON.stringify(body);
+      }
+      const res = await mf.dispatchFetch(`${ORIGIN}${pathname}`, init);
+      const text = await res.text();
+      let json = null;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // left null
+      }
+      return { status: res.status, headers: res.headers, text, json };
+    },
+    /** A connector's stats (GET /admin/connectors/{id}/stats), parsed. */
+    async stats(connector) {
+      const res = await h.admin("GET", `/admin/connectors/${connector}/stats`);
+      if (res.status !== 200) throw new Error(`stats ${connector}: ${res.status} ${res.text}`);
+      return res.json;
+    },
+    /** Polls `predicate` until truthy (see `waitFor`). */
+    waitFor,
+    /** Waits until the sink has seen `n` distinct messageIds (default timeout 15 s). */
+    waitForMessages: (n, opts = {}) =>
+      waitFor(() => h.sink.stats().distinct_message_ids >= n, {
+        message: `expected ${n} distinct messageIds at the sink, have ${h.sink.stats().distinct_message_ids}`,
+        ...opts,
+      }),
+    /** Moves the Worker's clock by `ms` (KV test:clock_offset_ms; TEST_HOOKS = "1"). */
+    setClockOffset: (ms) => kv.put(CLOCK_OFFSET_KEY, String(Math.trunc(ms))),
+    /** Every quarantine object of a connector: [{key, customMetadata, doc}]. */
+    async listQuarantine(connector) {
+      const out = [];
+      let cursor;
+      do {
+        const page = await r2.list({
+          prefix: `quarantine/${connector}/`,
+          cursor,
+          include: ["customMetadata"],
+        });
+        for (const obj of page.objects) {
+          const body = await r2.get(obj.key);
+          out.push({
+            key: obj.key,
+            customMetadata: obj.customMetadata ?? {},
+            doc: JSON.parse(await body.text()),
+          });
         }
         cursor = page.truncated ? page.cursor : undefined;
       } while (cursor);

@@ -1,0 +1,27 @@
+//! The Worker's clock: the platform's, plus the test offset when `TEST_HOOKS = "1"`
+//! (see [`crate::http::offset_now`]). Without the hooks the offset key is never read.
+
+use ::worker::{Date, Env};
+
+use crate::http;
+
+/// Now, in UNIX milliseconds, as ingest and the consumer see it.
+pub async fn now_ms(env: &Env) -> u64 {
+    let now = Date::now().as_millis();
+    let hooks = env.var(http::TEST_HOOKS_VAR).ok().map(|v| v.to_string());
+    if !http::test_hooks_enabled(hooks.as_deref()) {
+        return now;
+    }
+    let offset = match env.kv(http::CONFIG_BINDING) {
+        Ok(kv) => kv.get(http::CLOCK_OFFSET_KEY).text().await.ok().flatten(),
+        Err(_) => None,
+    };
+    http::offset_now(now, offset.as_deref())
+}
+
+/// 64 random bits from the platform, for jitter seeds and key suffixes (never for secrets).
+pub fn random_u64() -> u64 {
+    let hi = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
+    let lo = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
+    (hi << 32) | lo
+}
