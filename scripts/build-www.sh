@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Assembles the static site the Worker will serve (and tests/browser/ drives) into build/www/:
+#   build/www/*             www/* as is (plain HTML/CSS/JS, no framework, no bundler)
+#   build/www/pkg/web/*     the translator for browsers (pkg/web, from scripts/build-pkg.sh)
+#   build/www/samples.json  Braze's sample events (tests/fixtures/braze-samples/users/**.json),
+#                           one object keyed by event_type, so the page works offline
+# Every path is relative to the page, so the site works from any origin root. Needs pkg/web built.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT=build/www
+SAMPLES=tests/fixtures/braze-samples/users
+
+if [ ! -f pkg/web/currents_relay.js ] || [ ! -f pkg/web/currents_relay_bg.wasm ]; then
+  echo "[build-www] pkg/web is missing: run 'bash scripts/build-pkg.sh' first" >&2
+  exit 1
+fi
+
+rm -rf "$OUT"
+mkdir -p "$OUT/pkg/web"
+cp -R www/. "$OUT/"
+cp pkg/web/currents_relay.js pkg/web/currents_relay_bg.wasm "$OUT/pkg/web/"
+
+node --input-type=module - "$SAMPLES" "$OUT/samples.json" <<'JS'
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+const [dir, out] = process.argv.slice(2);
+const files = (function walk(d) {
+  return readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith(".json") ? [path.join(d, e.name)] : []);
+})(dir).sort();
+const samples = {};
+for (const file of files) {
+  const event = JSON.parse(readFileSync(file, "utf8"));
+  if (typeof event.event_type !== "string") throw new Error(`${file}: no event_type`);
+  if (samples[event.event_type]) throw new Error(`${file}: event_type ${event.event_type} appears twice`);
+  samples[event.event_type] = event;
+}
+const sorted = Object.fromEntries(Object.keys(samples).sort().map((k) => [k, samples[k]]));
+writeFileSync(out, JSON.stringify(sorted) + "\n");
+console.error(`[build-www] ${out}: ${files.length} samples`);
+JS
+echo "[build-www] $OUT: $(find "$OUT" -type f | wc -l) files, $(du -sk "$OUT" | cut -f1) KB" >&2
