@@ -1,0 +1,110 @@
+// Renders a translateBatch outcome (pkg/index.d.ts `Outcome`) as the summary and one list item per
+// input event, in input order. Every item carries its outcome in data- attributes and forwarded
+// events their Segment payload as pretty JSON in a <pre>, so people and tests read the same DOM.
+
+/** Why an event was filtered: what the connector chose (docs/DECISIONS.md "Translation"). */
+const FILTER_HINTS = {
+  not_selected: "Known type that is not in events.include.",
+  unknown_type: "Type the translator does not know, and events.forward_unknown is off.",
+  anonymous_user: "No external_user_id: turn on \"Forward anonymous users\" to send it with anonymousId only.",
+  no_identity: "Neither external_user_id nor user_id: Segment requires one of them.",
+  no_route: "No routing rule matched and there is no default destination.",
+};
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  node.append(...children.filter((c) => c != null));
+  return node;
+}
+
+const batches = (n) => `${n} Segment batch${n === 1 ? "" : "es"}`;
+
+/** One row per input event, sorted by index, whatever its outcome. */
+export function eventRows(outcome) {
+  const rows = [];
+  for (const batch of outcome.batches) {
+    for (const e of batch.events) {
+      rows.push({ ...e, outcome: "forwarded", destination: batch.destination, region: batch.region });
+    }
+  }
+  for (const e of outcome.filtered) rows.push({ ...e, outcome: "filtered" });
+  for (const e of outcome.quarantined) rows.push({ ...e, outcome: "quarantined" });
+  return rows.sort((a, b) => a.index - b.index);
+}
+
+function reasonCounts(list) {
+  const counts = new Map();
+  for (const e of list) counts.set(e.reason, (counts.get(e.reason) ?? 0) + 1);
+  return [...counts].map(([reason, n]) => `${reason} ${n}`).join(", ");
+}
+
+/** The counts line (the aria-live region): received, forwarded, filtered, quarantined. */
+export function renderSummary(target, outcome) {
+  const forwarded = outcome.batches.reduce((n, b) => n + b.events.length, 0);
+  const count = (name, n, label, extra) =>
+    el("li", { class: `count count-${name}` },
+      el("strong", { "data-count": name, text: String(n) }), ` ${label}`,
+      extra ? el("span", { class: "muted", text: ` (${extra})` }) : null);
+  target.replaceChildren(el("ul", { class: "counts" },
+    count("received", outcome.received, "received"),
+    count("forwarded", forwarded, "forwarded", batches(outcome.batches.length)),
+    count("filtered", outcome.filtered.length, "filtered", reasonCounts(outcome.filtered)),
+    count("quarantined", outcome.quarantined.length, "quarantined", reasonCounts(outcome.quarantined))));
+}
+
+function forwardedBody(row) {
+  return [
+    el("p", { class: "meta" }, `To destination `, el("code", { text: row.destination }),
+      ` (${row.region.toUpperCase()}), messageId `, el("code", { text: row.message_id })),
+    el("pre", { class: "payload", tabIndex: 0, "aria-label": `Segment payload of event ${row.index}` },
+      JSON.stringify(row.json, null, 2)),
+  ];
+}
+
+function problemBody(row) {
+  const hint = row.outcome === "filtered" ? FILTER_HINTS[row.reason] : row.detail;
+  const body = [el("p", { class: "reason" }, "Reason ", el("code", { class: "reason-code", text: row.reason }),
+    hint ? el("span", { class: "reason-detail", text: `: ${hint}` }) : null)];
+  if (row.outcome === "quarantined") {
+    body.push(el("p", { class: "meta", text: "Kept for replay as received:" }),
+      el("pre", { class: "raw", tabIndex: 0, "aria-label": `Raw event ${row.index}` }, JSON.stringify(row.raw, null, 2)));
+  }
+  return body;
+}
+
+function eventItem(row, open) {
+  const name = row.outcome === "forwarded" ? row.json.event : null;
+  const item = el("li", {
+    class: `event outcome-${row.outcome}`,
+    "data-index": String(row.index),
+    "data-outcome": row.outcome,
+    "data-event-type": row.event_type ?? "",
+  });
+  if (name != null) item.dataset.eventName = name;
+  if (row.reason) item.dataset.reason = row.reason;
+  const summary = el("summary", {},
+    el("span", { class: "index", text: `#${row.index}` }),
+    el("code", { class: "type", text: row.event_type ?? "(no event_type)" }),
+    el("span", { class: `badge badge-${row.outcome}`, text: row.outcome }),
+    name != null ? el("span", { class: "name" }, "→ ", el("strong", { text: name })) : el("code", { class: "name", text: row.reason }));
+  const details = el("details", { open }, summary, ...(name != null ? forwardedBody(row) : problemBody(row)));
+  item.append(details);
+  return item;
+}
+
+/** Replaces the list with one item per event; `show` hides the other outcomes. */
+export function renderEvents(list, outcome, { show = "all", open = false } = {}) {
+  const items = eventRows(outcome).map((row) => eventItem(row, open));
+  list.replaceChildren(...items);
+  applyFilter(list, show);
+}
+
+export function applyFilter(list, show) {
+  for (const item of list.children) item.hidden = show !== "all" && item.dataset.outcome !== show;
+}
