@@ -44,6 +44,7 @@ function showBatchError(message) {
 
 function clearResults(summary) {
   $("#summary").textContent = summary;
+  $(".result-tools").hidden = true;
   $("#events").replaceChildren();
 }
 
@@ -75,6 +76,7 @@ function refresh() {
     showBatchError(null);
     showError(null);
     renderSummary($("#summary"), outcome);
+    $(".result-tools").hidden = false;
     renderEvents($("#events"), outcome, { show: $("#show").value, open: $("#expand").getAttribute("aria-pressed") === "true" });
     $("#engine").textContent = `Translator ${version()} (WebAssembly) · ${(performance.now() - started).toFixed(1)} ms`;
   } catch (e) {

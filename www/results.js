@@ -23,6 +23,16 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+/** Text with a line-break opportunity after each dot, so long type names wrap between their parts. */
+function dotted(tag, cls, text) {
+  const node = el(tag, cls ? { class: cls } : {});
+  text.split(".").forEach((part, i, parts) => {
+    node.append(i < parts.length - 1 ? `${part}.` : part);
+    if (i < parts.length - 1) node.append(document.createElement("wbr"));
+  });
+  return node;
+}
+
 const batches = (n) => `${n} Segment batch${n === 1 ? "" : "es"}`;
 
 /** One row per input event, sorted by index, whatever its outcome. */
@@ -90,9 +100,9 @@ function eventItem(row, open) {
   if (row.reason) item.dataset.reason = row.reason;
   const summary = el("summary", {},
     el("span", { class: "index", text: `#${row.index}` }),
-    el("code", { class: "type", text: row.event_type ?? "(no event_type)" }),
+    dotted("code", "type", row.event_type ?? "(no event_type)"),
     el("span", { class: `badge badge-${row.outcome}`, text: row.outcome }),
-    name != null ? el("span", { class: "name" }, "→ ", el("strong", { text: name })) : el("code", { class: "name", text: row.reason }));
+    name != null ? el("span", { class: "name" }, "→\u00a0", dotted("strong", null, name)) : el("code", { class: "name", text: row.reason }));
   const details = el("details", { open }, summary, ...(name != null ? forwardedBody(row) : problemBody(row)));
   item.append(details);
   return item;

@@ -299,6 +299,17 @@ test("no console errors and no request left the test server", async () => {
   assert.ok(server.requests.includes("/samples.json"));
 });
 
+test("upload: a batch file from the file input is translated", async () => {
+  const events = [loadSamples().find((e) => e.event_type === "users.messages.pushnotification.Send")];
+  await afterRender(() => page.setInputFiles("#file", {
+    name: "batch.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify({ events })),
+  }));
+  assert.equal(JSON.parse(await page.inputValue("#batch")).events[0].event_type, "users.messages.pushnotification.Send");
+  assert.equal(await page.inputValue("#sample"), "");
+  const shown = await assertPageEqualsPkg();
+  assert.equal(shown.received, 1);
+});
+
 test("the Console link leads to its placeholder page", async () => {
   await page.click("nav >> text=Console");
   await page.waitForURL(/console\.html$/);
