@@ -179,7 +179,8 @@ test("include_anonymous: a filtered anonymous event becomes forwarded; quarantin
   const detail = await page.textContent('#events li[data-index="2"] .reason-detail');
   assert.ok(detail.length > 3, "quarantine detail is shown");
   await assertPageEqualsPkg();
-  await page.click("#expand");
+  for (const i of [0, 2]) await page.click(`#events li[data-index="${i}"] summary`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, "filtered-quarantined");
   await afterRender(() => page.getByLabel(/Forward anonymous users/).check());
   shown = await shownEvents();
@@ -187,7 +188,6 @@ test("include_anonymous: a filtered anonymous event becomes forwarded; quarantin
   assert.equal(shown[0].payload.anonymousId, "braze-user-1");
   assert.equal(shown[0].payload.userId, undefined);
   await assertPageEqualsPkg();
-  await page.click("#expand");
   await afterRender(() => page.getByLabel(/Forward anonymous users/).uncheck());
 });
 
