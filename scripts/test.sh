@@ -18,3 +18,8 @@ bash scripts/build-pkg.sh
 echo "== end-to-end tests (built Worker under Miniflare/workerd, pkg/ against the Worker)"
 mkdir -p .tmp
 TMPDIR="$PWD/.tmp" npm run --silent test:e2e
+
+echo "== the page in headless Chromium (tests/browser/)"
+bash scripts/setup-browser.sh
+bash scripts/build-www.sh
+TMPDIR="$PWD/.tmp" npm run --silent test:browser
