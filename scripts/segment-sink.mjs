@@ -374,7 +374,7 @@ function statsOf(state) {
   let duplicates = 0;
   for (const n of state.messageIds.values()) duplicates += n - 1;
   return {
-    ...state.stats,
+    ...structuredClone(state.stats), // a snapshot: later requests must not change it
     distinct_message_ids: state.messageIds.size,
     duplicate_message_ids: duplicates,
     recent_rejections: state.rejections.slice(-10),
