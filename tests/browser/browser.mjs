@@ -63,10 +63,10 @@ export async function launch(chromium, origin) {
   };
 }
 
-/** Saves a viewport screenshot as .tmp/screenshots/playground-<name>.png. */
-export async function screenshot(page, name) {
+/** Saves a viewport screenshot as .tmp/screenshots/<page>-<name>.png (page: "playground" by default). */
+export async function screenshot(page, name, { prefix = "playground", fullPage = false } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const file = path.join(SCREENSHOTS, `playground-${name}.png`);
-  await page.screenshot({ path: file });
+  const file = path.join(SCREENSHOTS, `${prefix}-${name}.png`);
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
