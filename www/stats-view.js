@@ -62,7 +62,7 @@ export function chart(buckets) {
   }
   const slot = plotW / buckets.length;
   const barW = Math.max(1, (slot * 0.8) / SERIES.length);
-  const every = Math.ceil(buckets.length / 12);
+  const every = Math.ceil(buckets.length / 8);
   buckets.forEach((b, i) => {
     const x0 = left + i * slot + slot * 0.1;
     SERIES.forEach(([k, name, colour], j) => {
