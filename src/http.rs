@@ -17,7 +17,7 @@ mod timefmt;
 pub use admin::{
     ADMIN_PREFIX, AdminRoute, QUARANTINE_PREFIX, ReplayTarget, admin_authorized, admin_route,
     connector_of_key, connector_param, is_admin_path, parse_replay, quarantine_key_param,
-    query_param,
+    query_param, raw_query,
 };
 pub use quarantine_index::{ListingEntry, META_REPLAYED_AT, listing_json, quarantine_metadata};
 pub use tally::{Tally, ingest_delta};

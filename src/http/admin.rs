@@ -128,6 +128,12 @@ pub fn admin_authorized(authorization: Option<&str>, admin_token: Option<&str>) 
     a.ct_eq(&b).into()
 }
 
+/// The query string of a URL (without `?` and fragment; empty when there is none).
+pub fn raw_query(url: &str) -> &str {
+    let no_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+    no_fragment.split_once('?').map_or("", |(_, q)| q)
+}
+
 /// The value of query parameter `name` (percent-decoded, `+` as space), if present.
 pub fn query_param(query: &str, name: &str) -> Option<String> {
     query
@@ -287,6 +293,11 @@ mod tests {
 
     #[test]
     fn query_parameters() {
+        assert_eq!(
+            raw_query("http://x/admin/q?connector=a&b=c#f"),
+            "connector=a&b=c"
+        );
+        assert_eq!(raw_query("http://x/admin/q"), "");
         let q = "connector=acme&reason=segment_rejected&key=quarantine%2Facme%2Fx.json";
         assert_eq!(query_param(q, "connector").as_deref(), Some("acme"));
         assert_eq!(

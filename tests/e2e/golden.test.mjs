@@ -36,7 +36,16 @@ describe("one event per request", () => {
       const before = h.sink.batches.length;
       const res = await h.post(CONNECTOR, { events: [g.braze] }, { token });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.json, { received: 1, accepted: 1, filtered: 0, quarantined: 0, batches: 1 });
+      assert.deepEqual(res.json, {
+        received: 1,
+        accepted: 1,
+        filtered: 0,
+        quarantined: 0,
+        batches: 1,
+        messages: 1,
+      });
+      // Delivery is asynchronous (the queue consumer): wait for the Segment request.
+      await h.waitFor(() => h.sink.batches.length > before, { message: g.type });
       const fresh = h.sink.batches.slice(before);
       assert.equal(fresh.length, 1, "exactly one Segment request");
       assert.equal(fresh[0].auth, "valid");
@@ -53,6 +62,8 @@ test("all golden samples in one request arrive as the same set", async () => {
   const res = await h.post(CONNECTOR, { events: goldens.map((g) => g.braze) }, { token });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.json.accepted, goldens.length);
+  // Braze's samples share event ids, so count events, not distinct messageIds.
+  await h.waitForEvents(goldens.length);
   const canon = (list) => list.map((e) => JSON.stringify(sortKeys(e))).sort();
   assert.deepEqual(canon(h.sink.events()), canon(goldens.map((g) => g.segment)));
 });

@@ -236,6 +236,12 @@ export async function startHarness({
         message: `expected ${n} distinct messageIds at the sink, have ${h.sink.stats().distinct_message_ids}`,
         ...opts,
       }),
+    /** Waits until the sink has accepted `n` events in all (counts repeats of a messageId). */
+    waitForEvents: (n, opts = {}) =>
+      waitFor(() => h.sink.stats().accepted_events >= n, {
+        message: `expected ${n} events at the sink, have ${h.sink.stats().accepted_events}`,
+        ...opts,
+      }),
     /** Moves the Worker's clock by `ms` (KV test:clock_offset_ms; TEST_HOOKS = "1"). */
     setClockOffset: (ms) => kv.put(CLOCK_OFFSET_KEY, String(Math.trunc(ms))),
     /** Every quarantine object of a connector: [{key, customMetadata, doc}]. */

@@ -34,7 +34,15 @@ test("bad events are quarantined in R2, good ones delivered", async () => {
   const startedAt = Date.now();
   const res = await h.post(CONNECTOR, { events }, { token });
   assert.equal(res.status, 200, res.text);
-  assert.deepEqual(res.json, { received: 7, accepted: 2, filtered: 0, quarantined: 5, batches: 1 });
+  assert.deepEqual(res.json, {
+    received: 7,
+    accepted: 2,
+    filtered: 0,
+    quarantined: 5,
+    batches: 1,
+    messages: 1,
+  });
+  await h.waitForMessages(2);
   assert.equal(h.sink.stats().accepted_events, 2);
 
   const objects = await h.quarantineObjects(`quarantine/${CONNECTOR}/`);
@@ -74,7 +82,14 @@ test("a batch of only bad events is still 200 and quarantined", async () => {
   const { noTime } = malformed();
   const res = await h.post(CONNECTOR, { events: [noTime] }, { token });
   assert.equal(res.status, 200, res.text);
-  assert.deepEqual(res.json, { received: 1, accepted: 0, filtered: 0, quarantined: 1, batches: 0 });
+  assert.deepEqual(res.json, {
+    received: 1,
+    accepted: 0,
+    filtered: 0,
+    quarantined: 1,
+    batches: 0,
+    messages: 0,
+  });
   const objects = await h.quarantineObjects(`quarantine/${CONNECTOR}/`);
   assert.equal(objects.length, 2);
 });
@@ -82,28 +97,51 @@ test("a batch of only bad events is still 200 and quarantined", async () => {
 test("a clean batch writes no quarantine object", async () => {
   const res = await h.post("clean", { events: [brazeEvent("c1")] }, { token });
   assert.equal(res.status, 200, res.text);
+  await h.waitForMessages(3); // delivered (and so settled) before the next test's faults
   assert.deepEqual(await h.quarantineObjects("quarantine/clean/"), []);
 });
 
 test("a batch Segment refuses for good (400) is quarantined, not lost and not retried", async () => {
   await h.putConnector("refused", connectorConfig(token, writeKey));
   const events = [brazeEvent("rf1"), brazeEvent("rf2")];
+  const acceptedBefore = h.sink.stats().accepted_events;
   h.sink.setFaults({ next: [400] });
   let res;
+  let objects;
   try {
     res = await h.post("refused", { events }, { token });
+    // Accepted (queued) for Braze; the consumer then meets Segment's 400.
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, {
+      received: 2,
+      accepted: 2,
+      filtered: 0,
+      quarantined: 0,
+      batches: 1,
+      messages: 1,
+    });
+    objects = await h.waitFor(async () => {
+      const list = await h.quarantineObjects("quarantine/refused/");
+      return list.length > 0 && list;
+    }, { message: "no quarantine object for the refused batch" });
   } finally {
     h.sink.setFaults(null);
   }
-  assert.equal(res.status, 200, res.text);
-  assert.deepEqual(res.json, { received: 2, accepted: 0, filtered: 0, quarantined: 2, batches: 1 });
-  const objects = await h.quarantineObjects("quarantine/refused/");
   assert.equal(objects.length, 1);
   const { doc } = objects[0];
   assert.deepEqual(doc.reasons, { segment_rejected: 2 });
+  assert.equal(doc.segment.status, 400);
+  assert.equal(doc.segment.destination, "main");
   assert.deepEqual(doc.events.map((e) => e.event_id).sort(), ["rf1", "rf2"]);
   for (const e of doc.events) {
     assert.equal(e.reason, "segment_rejected");
-    assert.deepEqual(e.raw, events[e.index]);
+    assert.match(e.detail, /HTTP 400/);
+    assert.equal(e.segment.messageId, e.message_id, "the translated call is kept for replay");
   }
+  const stats = await h.waitFor(async () => {
+    const s = await h.stats("refused");
+    return (s.quarantined?.segment_rejected ?? 0) >= 2 && s;
+  }, { message: "stats" });
+  assert.equal(stats.retried, 0, "a 400 is never retried");
+  assert.equal(h.sink.stats().accepted_events, acceptedBefore, "nothing delivered, nothing retried");
 });

@@ -52,6 +52,8 @@ async function sendOne(connector, id, cf) {
   const res = await h.post(connector, { events: [brazeEvent(id)] }, { token, cf });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.json.accepted, 1, res.text);
+  // Delivery is asynchronous (the queue consumer): wait for the Segment request.
+  await h.waitFor(() => h.sink.batches.length > before, { message: id });
   return h.sink.batches.slice(before);
 }
 
@@ -98,7 +100,9 @@ describe("routing by app_id", () => {
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.accepted, 30);
     assert.equal(res.json.batches, 2, "one Segment request per destination");
+    await h.waitForMessages(30);
     const stats = h.sink.stats();
+    assert.equal(stats.accepted_batches, 2, "one Segment request per destination");
     assert.deepEqual(stats.by_source, { ios: 10, web: 20 });
     assert.deepEqual(stats.by_region, { us: 20, eu: 10 });
     for (const b of h.sink.batches) {
