@@ -12,7 +12,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes, createHash } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +23,8 @@ const SINK_PORT = Number(process.env.SINK_PORT ?? 8788);
 const PERSIST = ".wrangler/state";
 const DEMO_CONNECTOR = "demo";
 const DEMO_FILE = path.join(ROOT, ".wrangler/demo-connector.json");
+/** Local secrets for `wrangler dev` (gitignored): the admin API token lives here. */
+const DEV_VARS = path.join(ROOT, ".dev.vars");
 /** wrangler must never try the network or ask questions (TOOLCHAIN: offline switches). */
 const OFFLINE_ENV = {
   WRANGLER_SEND_METRICS: "false",
@@ -82,6 +84,7 @@ function banner(demo) {
       `  Bearer token      : ${demo.token}`,
       `  Segment sink      : ${demo.sink}  (GET /stats, /batches, /events)`,
       `  Demo write key    : ${demo.write_key}  (source "demo" at the sink)`,
+      `  Admin token       : ${demo.admin_token}  (from .dev.vars; Authorization: Bearer ...)`,
       `  Saved to          : ${path.relative(ROOT, DEMO_FILE)}`,
       "",
       "  Try:  npm run send-samples",
@@ -106,6 +109,20 @@ function shutdown(code) {
   force.unref();
   const wait = () => (children.size === 0 ? (clearTimeout(force), done()) : setTimeout(wait, 100));
   wait();
+}
+
+/**
+ * The local admin token: the ADMIN_TOKEN of .dev.vars, or a fresh random one appended to it
+ * (wrangler dev reads .dev.vars as secrets; the file is gitignored).
+ */
+function localAdminToken() {
+  const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8") : "";
+  const found = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?\s*$/m.exec(text);
+  if (found) return found[1];
+  const token = `adm_${randomBytes(24).toString("base64url")}`;
+  const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+  appendFileSync(DEV_VARS, `${sep}ADMIN_TOKEN="${token}"\n`, { mode: 0o600 });
+  return token;
 }
 
 async function main() {
@@ -144,6 +161,7 @@ async function main() {
     token,
     write_key: writeKey,
     sink: sink.url,
+    admin_token: localAdminToken(),
   };
   writeFileSync(DEMO_FILE, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
 

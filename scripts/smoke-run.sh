@@ -34,7 +34,18 @@ curl -fsS "http://127.0.0.1:$RELAY_PORT/health" >/dev/null || fail "the Worker n
 RELAY_URL="http://127.0.0.1:$RELAY_PORT" SINK_URL="http://127.0.0.1:$SINK_PORT" \
   node scripts/send-samples.mjs >.tmp/smoke-send.log 2>&1 || fail "send-samples failed: $(tail -n 5 .tmp/smoke-send.log)"
 
-events=$(curl -fsS "http://127.0.0.1:$SINK_PORT/stats" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).accepted_events??0))')
+# Delivery is asynchronous (the queue consumer): poll the sink for up to ~30 s.
 # 93 official samples; the one without any user identity is filtered, the rest arrive.
-[ "$events" -ge 92 ] || fail "the sink received $events events, expected at least 92"
+sink_events() {
+  curl -fsS "http://127.0.0.1:$SINK_PORT/stats" 2>/dev/null \
+    | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).accepted_events??0))' \
+    || echo 0
+}
+events=0
+for _ in $(seq 1 60); do
+  events=$(sink_events)
+  [ "$events" -ge 92 ] && break
+  sleep 0.5
+done
+[ "$events" -ge 92 ] || fail "the sink received $events events within 30 s, expected at least 92"
 echo "smoke-run: npm start served, the sink received $events events; stopping"

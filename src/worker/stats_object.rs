@@ -1,6 +1,12 @@
 //! `ConnectorStats`: one Durable Object per connector (named by its id) holding the
 //! [`Stats`] totals as a JSON string under storage key `stats`. `POST /add` merges a delta,
 //! `GET /` returns the totals. The merge is pure ([`Stats::merge`]).
+//!
+//! The totals are kept in memory once loaded and every merge happens synchronously on them
+//! (after the request body is read and before the storage write), so concurrent deltas never
+//! overwrite each other; each write stores the latest snapshot.
+
+use std::cell::RefCell;
 
 use ::worker::{
     DurableObject, Env, Method, Request, RequestInit, Response, Result, State, console_log,
@@ -14,32 +20,63 @@ use crate::http;
 #[durable_object(fetch)]
 pub struct ConnectorStats {
     state: State,
+    total: RefCell<Option<Stats>>,
 }
 
 impl DurableObject for ConnectorStats {
     fn new(state: State, _env: Env) -> Self {
-        Self { state }
+        Self {
+            state,
+            total: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let storage = self.state.storage();
-        let stored: Option<String> = storage.get(http::STATS_STORAGE_KEY).await.ok().flatten();
-        let mut total: Stats = stored
+        let delta = match (req.method(), req.path().as_str()) {
+            (Method::Post, "/add") => match serde_json::from_str::<Stats>(&req.text().await?) {
+                Ok(delta) => Some(delta),
+                Err(_) => return Response::error("invalid delta", 400),
+            },
+            (Method::Get, "/") => None,
+            _ => return Response::error("not found", 404),
+        };
+        self.load().await;
+        let json = {
+            let mut total = self.total.borrow_mut();
+            let total = total.get_or_insert_with(Stats::default);
+            if let Some(delta) = &delta {
+                total.merge(delta);
+            }
+            serde_json::to_string(total).unwrap_or_default()
+        };
+        if delta.is_some() {
+            let storage = self.state.storage();
+            storage.put(http::STATS_STORAGE_KEY, json.clone()).await?;
+        }
+        Response::ok(json)
+    }
+}
+
+impl ConnectorStats {
+    /// Loads the stored totals once per object instance.
+    async fn load(&self) {
+        if self.total.borrow().is_some() {
+            return;
+        }
+        let stored: Option<String> = self
+            .state
+            .storage()
+            .get(http::STATS_STORAGE_KEY)
+            .await
+            .ok()
+            .flatten();
+        let loaded: Stats = stored
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
-        match (req.method(), req.path().as_str()) {
-            (Method::Post, "/add") => {
-                let text = req.text().await?;
-                let Ok(delta) = serde_json::from_str::<Stats>(&text) else {
-                    return Response::error("invalid delta", 400);
-                };
-                total.merge(&delta);
-                let json = serde_json::to_string(&total).unwrap_or_default();
-                storage.put(http::STATS_STORAGE_KEY, json.clone()).await?;
-                Response::ok(json)
-            }
-            (Method::Get, "/") => Response::ok(serde_json::to_string(&total).unwrap_or_default()),
-            _ => Response::error("not found", 404),
+        // Another request may have loaded (and merged into) the totals meanwhile: keep those.
+        let mut total = self.total.borrow_mut();
+        if total.is_none() {
+            *total = Some(loaded);
         }
     }
 }
