@@ -57,7 +57,13 @@ async function main() {
   }
   console.log(`Worker totals: ${JSON.stringify(totals)}`);
 
-  const stats = await (await fetch(`${sinkUrl}/stats`)).json();
+  // Delivery is asynchronous (the Worker's queue consumer): wait up to 30 s for the sink.
+  let stats;
+  for (let i = 0; i < 60; i++) {
+    stats = await (await fetch(`${sinkUrl}/stats`)).json();
+    if (stats.accepted_events >= totals.accepted) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   console.log(`Segment sink (${sinkUrl}/stats):`);
   console.log(`  requests ${stats.requests}, accepted batches ${stats.accepted_batches}, ` +
     `accepted events ${stats.accepted_events}, distinct messageIds ${stats.distinct_message_ids}`);
