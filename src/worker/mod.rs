@@ -17,8 +17,6 @@ mod stats_object;
 
 use ::worker::{Context, Date, Env, MessageBatch, Request, Response, console_log, event};
 
-pub use stats_object::ConnectorStats;
-
 use crate::http::{self, RequestLog, Route};
 
 /// The fetch handler: route, handle, answer, log one line.
