@@ -28,9 +28,7 @@ pub use logline::{
     segment_failure_line,
 };
 pub use problem::{Answer, PROBLEM_TYPE_BASE, Problem, health_answer, json_answer};
-pub use quarantine::{
-    SEGMENT_REJECTED, quarantine_document, quarantine_key, rejected_batch_document,
-};
+pub use quarantine::quarantine_key;
 pub use region::{EU_EEA_COUNTRIES, nearest_region};
 pub use route::{
     HEALTH_PATH, INGEST_PREFIX, MAX_CONNECTOR_ID_LEN, Route, is_valid_connector_id, route,

@@ -353,14 +353,4 @@ mod tests {
             crate::segment::message_id(crate::config::MessageIdScope::Connector, "acme", "late")
         );
     }
-
-    #[test]
-    fn reads_the_ingest_format_written_by_the_worker() {
-        let out = process(BODY.as_bytes(), &config(), &ctx()).unwrap();
-        let text =
-            crate::http::quarantine_document("acme", "2026-11-28T00:00:00.000Z", &out.quarantined);
-        let doc: QuarantineDoc = serde_json::from_str(&text).unwrap();
-        assert_eq!(doc.events[0].reason, "invalid_time");
-        assert!(doc.events[0].raw.is_some());
-    }
 }
