@@ -4,6 +4,8 @@
 //! functions; it decides nothing this module could decide.
 
 mod admin;
+mod admin_connectors;
+mod cors;
 mod logline;
 mod problem;
 mod quarantine;
@@ -15,9 +17,17 @@ mod testclock;
 mod timefmt;
 
 pub use admin::{
-    ADMIN_PREFIX, AdminRoute, QUARANTINE_PREFIX, ReplayTarget, admin_authorized, admin_route,
-    connector_of_key, connector_param, is_admin_path, parse_replay, quarantine_key_param,
-    query_param, raw_query,
+    ADMIN_PREFIX, AdminRoute, QUARANTINE_PREFIX, ReplayTarget, admin_authorized,
+    admin_route_examples, authorized_admin_route, connector_of_key, connector_param, is_admin_path,
+    parse_replay, quarantine_key_param, query_param, raw_query,
+};
+pub use admin_connectors::{
+    CreateRequest, MAX_HEALTH_LOOKUPS, TOKEN_BYTES, connector_json, created_json, health,
+    list_json, list_row, new_bearer_token, parse_create, parse_update, rotated_json, stored_json,
+};
+pub use cors::{
+    CONSOLE_ORIGIN_VAR, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, add_cors_headers, allowed_origin,
+    preflight,
 };
 pub use quarantine_index::{ListingEntry, META_REPLAYED_AT, listing_json, quarantine_metadata};
 pub use tally::{Tally, ingest_delta};
@@ -114,6 +124,12 @@ pub fn connector_key(connector_id: &str) -> String {
     format!("{CONNECTOR_KEY_PREFIX}{connector_id}")
 }
 
+/// The connector id of a KV key `connector:{id}` (None for other keys or impossible ids).
+pub fn connector_id_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix(CONNECTOR_KEY_PREFIX)
+        .filter(|id| is_valid_connector_id(id))
+}
+
 /// The Segment endpoint for a region: the override when set and non-empty, else production.
 pub fn segment_url(region: crate::config::Region, override_url: Option<&str>) -> String {
     match override_url.map(str::trim) {
@@ -155,6 +171,12 @@ mod tests {
     fn constants_and_keys() {
         assert_eq!(MAX_BODY_BYTES, 8_388_608);
         assert_eq!(connector_key("acme-prod"), "connector:acme-prod");
+        assert_eq!(
+            connector_id_of_key("connector:acme-prod"),
+            Some("acme-prod")
+        );
+        assert_eq!(connector_id_of_key("connector:a/b"), None);
+        assert_eq!(connector_id_of_key("test:clock_offset_ms"), None);
         assert_eq!(USER_AGENT, format!("currents-relay/{VERSION}"));
     }
 

@@ -19,6 +19,37 @@ pub const QUARANTINE_PREFIX: &str = "quarantine/";
 /// An admin endpoint (after authentication).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminRoute<'a> {
+    /// `GET /admin/connectors`: every connector with its summary and health.
+    ConnectorList,
+    /// `POST /admin/connectors`: `{"id", "config"}`; answers the new bearer token once.
+    ConnectorCreate,
+    /// `GET /admin/connectors/{id}`: the redacted config.
+    ConnectorGet {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+    },
+    /// `PUT /admin/connectors/{id}`: replaces the config (write keys are write-only).
+    ConnectorUpdate {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+    },
+    /// `DELETE /admin/connectors/{id}`.
+    ConnectorDelete {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+    },
+    /// `POST /admin/connectors/{id}/rotate-token`: a new bearer token, shown once.
+    RotateToken {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+    },
+    /// `POST /admin/connectors/{id}/pause` (`paused: true`) and `.../resume` (`false`).
+    SetPaused {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+        /// The new state.
+        paused: bool,
+    },
     /// `GET /admin/connectors/{id}/stats`.
     ConnectorStats {
         /// Connector id (syntax-checked).
@@ -40,8 +71,63 @@ struct RouteSpec {
     build: for<'a> fn(Option<&'a str>) -> AdminRoute<'a>,
 }
 
-/// The single list of admin routes. New endpoints (connector CRUD...) are one row each.
+/// The single list of admin routes. New endpoints are one row each; every row is reached only
+/// through [`authorized_admin_route`], so none can skip the token check.
 const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: "GET",
+        pattern: &["connectors"],
+        build: |_| AdminRoute::ConnectorList,
+    },
+    RouteSpec {
+        method: "POST",
+        pattern: &["connectors"],
+        build: |_| AdminRoute::ConnectorCreate,
+    },
+    RouteSpec {
+        method: "GET",
+        pattern: &["connectors", "{id}"],
+        build: |id| AdminRoute::ConnectorGet {
+            connector: id.unwrap_or_default(),
+        },
+    },
+    RouteSpec {
+        method: "PUT",
+        pattern: &["connectors", "{id}"],
+        build: |id| AdminRoute::ConnectorUpdate {
+            connector: id.unwrap_or_default(),
+        },
+    },
+    RouteSpec {
+        method: "DELETE",
+        pattern: &["connectors", "{id}"],
+        build: |id| AdminRoute::ConnectorDelete {
+            connector: id.unwrap_or_default(),
+        },
+    },
+    RouteSpec {
+        method: "POST",
+        pattern: &["connectors", "{id}", "rotate-token"],
+        build: |id| AdminRoute::RotateToken {
+            connector: id.unwrap_or_default(),
+        },
+    },
+    RouteSpec {
+        method: "POST",
+        pattern: &["connectors", "{id}", "pause"],
+        build: |id| AdminRoute::SetPaused {
+            connector: id.unwrap_or_default(),
+            paused: true,
+        },
+    },
+    RouteSpec {
+        method: "POST",
+        pattern: &["connectors", "{id}", "resume"],
+        build: |id| AdminRoute::SetPaused {
+            connector: id.unwrap_or_default(),
+            paused: false,
+        },
+    },
     RouteSpec {
         method: "GET",
         pattern: &["connectors", "{id}", "stats"],
@@ -71,9 +157,49 @@ pub fn is_admin_path(path: &str) -> bool {
     path.starts_with(ADMIN_PREFIX)
 }
 
-/// Routes an authenticated admin request. A known path with another method is 405; an unknown
-/// one, or a `{id}` that is not a connector id, is 404.
-pub fn admin_route<'a>(method: &str, path: &'a str) -> Result<AdminRoute<'a>, Problem> {
+/// Every row of the route table as `(method, example path)`, `{id}` filled with `id`: for tests
+/// that must cover every admin route (none may answer without the admin token).
+pub fn admin_route_examples(id: &str) -> Vec<(&'static str, String)> {
+    ROUTES
+        .iter()
+        .map(|spec| {
+            let segments: Vec<&str> = spec
+                .pattern
+                .iter()
+                .map(|p| if *p == "{id}" { id } else { p })
+                .collect();
+            (spec.method, format!("{ADMIN_PREFIX}{}", segments.join("/")))
+        })
+        .collect()
+}
+
+/// The one entry to the admin routes: the token first (401 before anything about the path is
+/// revealed), then the route table.
+pub fn authorized_admin_route<'a>(
+    method: &str,
+    path: &'a str,
+    authorization: Option<&str>,
+    admin_token: Option<&str>,
+) -> Result<AdminRoute<'a>, Problem> {
+    if !admin_authorized(authorization, admin_token) {
+        return Err(Problem::Unauthorized);
+    }
+    admin_route(method, path)
+}
+
+/// The `Allow` value for the methods a path accepts, in table order.
+fn allow_header(methods: &[&'static str]) -> &'static str {
+    match methods {
+        ["GET", "POST"] => "GET, POST",
+        ["GET", "PUT", "DELETE"] => "GET, PUT, DELETE",
+        [one, ..] => one,
+        [] => "",
+    }
+}
+
+/// Routes an authenticated admin request (use [`authorized_admin_route`]). A known path with
+/// another method is 405; an unknown one, or a `{id}` that is not a connector id, is 404.
+fn admin_route<'a>(method: &str, path: &'a str) -> Result<AdminRoute<'a>, Problem> {
     let rest = path.strip_prefix(ADMIN_PREFIX).ok_or(Problem::NotFound)?;
     let segments: Vec<&str> = rest.split('/').collect();
     let mut allowed: Vec<&'static str> = Vec::new();
@@ -86,9 +212,12 @@ pub fn admin_route<'a>(method: &str, path: &'a str) -> Result<AdminRoute<'a>, Pr
         }
         allowed.push(spec.method);
     }
-    match allowed.first() {
-        Some(allow) => Err(Problem::MethodNotAllowed { allow }),
-        None => Err(Problem::NotFound),
+    if allowed.is_empty() {
+        Err(Problem::NotFound)
+    } else {
+        Err(Problem::MethodNotAllowed {
+            allow: allow_header(&allowed),
+        })
     }
 }
 
@@ -272,8 +401,95 @@ mod tests {
         ] {
             assert_eq!(admin_route("GET", path), Err(Problem::NotFound), "{path}");
         }
+        assert_eq!(
+            admin_route("GET", "/admin/connectors"),
+            Ok(AdminRoute::ConnectorList)
+        );
+        assert_eq!(
+            admin_route("POST", "/admin/connectors"),
+            Ok(AdminRoute::ConnectorCreate)
+        );
+        assert_eq!(
+            admin_route("PUT", "/admin/connectors/acme"),
+            Ok(AdminRoute::ConnectorUpdate { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("DELETE", "/admin/connectors/acme"),
+            Ok(AdminRoute::ConnectorDelete { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("GET", "/admin/connectors/acme"),
+            Ok(AdminRoute::ConnectorGet { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("POST", "/admin/connectors/acme/rotate-token"),
+            Ok(AdminRoute::RotateToken { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("POST", "/admin/connectors/acme/pause"),
+            Ok(AdminRoute::SetPaused {
+                connector: "acme",
+                paused: true
+            })
+        );
+        assert_eq!(
+            admin_route("POST", "/admin/connectors/acme/resume"),
+            Ok(AdminRoute::SetPaused {
+                connector: "acme",
+                paused: false
+            })
+        );
+        assert_eq!(
+            admin_route("PATCH", "/admin/connectors/acme"),
+            Err(Problem::MethodNotAllowed {
+                allow: "GET, PUT, DELETE"
+            })
+        );
+        assert_eq!(
+            admin_route("DELETE", "/admin/connectors"),
+            Err(Problem::MethodNotAllowed { allow: "GET, POST" })
+        );
+        assert_eq!(
+            admin_route("GET", "/admin/connectors/a.b"),
+            Err(Problem::NotFound)
+        );
         assert!(is_admin_path("/admin/x"));
         assert!(!is_admin_path("/administrator"));
+    }
+
+    /// Every row of the table, present and future, refuses a missing, wrong or unset token and
+    /// is reached with the right one.
+    #[test]
+    fn every_admin_route_requires_the_admin_token() {
+        let examples = admin_route_examples("acme");
+        assert_eq!(examples.len(), ROUTES.len());
+        assert!(examples.len() >= 12, "{examples:?}");
+        let token = Some("s3cret-admin");
+        for (method, path) in &examples {
+            for (auth, configured) in [
+                (None, token),
+                (Some("Bearer wrong"), token),
+                (Some("Bearer "), token),
+                (Some("s3cret-admin"), token),
+                (Some("Bearer s3cret-admin"), None),
+                (Some("Bearer "), Some("")),
+            ] {
+                assert_eq!(
+                    authorized_admin_route(method, path, auth, configured),
+                    Err(Problem::Unauthorized),
+                    "{method} {path} with {auth:?}"
+                );
+            }
+            assert!(
+                authorized_admin_route(method, path, Some("Bearer s3cret-admin"), token).is_ok(),
+                "{method} {path}"
+            );
+        }
+        // Unknown admin paths are 401 too, so the table's shape is not revealed.
+        assert_eq!(
+            authorized_admin_route("GET", "/admin/nothing", None, token),
+            Err(Problem::Unauthorized)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::config::ConfigError;
 use crate::error::RequestError;
 
 /// Prefix of the `type` URI of every problem; the code follows.
@@ -58,6 +59,18 @@ pub enum Problem {
         /// What is wrong, for the operator.
         detail: String,
     },
+    /// `POST /admin/connectors` with an id that is already taken.
+    #[error("a connector with this id already exists")]
+    ConnectorExists,
+    /// An admin write whose connector document does not validate; each error names its field.
+    #[error("the connector configuration is invalid ({} error(s))", errors.len())]
+    InvalidConfig {
+        /// The errors, with field paths such as `destinations.main.region`.
+        errors: Vec<ConfigError>,
+    },
+    /// A cross-origin admin request (preflight) from an origin other than `CONSOLE_ORIGIN`.
+    #[error("cross-origin requests are allowed only from the configured console origin")]
+    CorsRefused,
     /// A platform call failed unexpectedly.
     #[error("unexpected internal error; retry later")]
     Internal,
@@ -78,6 +91,9 @@ impl Problem {
             Problem::StorageUnavailable => "storage_unavailable",
             Problem::QueueUnavailable => "queue_unavailable",
             Problem::InvalidAdminRequest { .. } => "invalid_admin_request",
+            Problem::ConnectorExists => "connector_exists",
+            Problem::InvalidConfig { .. } => "invalid_config",
+            Problem::CorsRefused => "cors_refused",
             Problem::Internal => "internal_error",
         }
     }
@@ -88,6 +104,9 @@ impl Problem {
             Problem::NotFound | Problem::UnknownConnector => 404,
             Problem::MethodNotAllowed { .. } => 405,
             Problem::Unauthorized => 401,
+            Problem::CorsRefused => 403,
+            Problem::ConnectorExists => 409,
+            Problem::InvalidConfig { .. } => 422,
             Problem::BodyTooLarge { .. } => 413,
             Problem::BadRequest(_) | Problem::InvalidAdminRequest { .. } => 400,
             Problem::ConnectorMisconfigured
@@ -112,6 +131,9 @@ impl Problem {
             Problem::StorageUnavailable => "Storage unavailable",
             Problem::QueueUnavailable => "Queue unavailable",
             Problem::InvalidAdminRequest { .. } => "Invalid admin request",
+            Problem::ConnectorExists => "Connector exists",
+            Problem::InvalidConfig { .. } => "Invalid configuration",
+            Problem::CorsRefused => "Cross-origin request refused",
             Problem::Internal => "Internal error",
         }
     }
@@ -136,13 +158,20 @@ impl Problem {
             status: u16,
             code: &'a str,
             detail: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            errors: Option<&'a [ConfigError]>,
         }
+        let errors = match self {
+            Problem::InvalidConfig { errors } => Some(errors.as_slice()),
+            _ => None,
+        };
         let body = Body {
             r#type: format!("{PROBLEM_TYPE_BASE}{}", self.code()),
             title: self.title(),
             status: self.status(),
             code: self.code(),
             detail: self.to_string(),
+            errors,
         };
         let mut headers = vec![("Content-Type", "application/problem+json".to_owned())];
         if let Problem::MethodNotAllowed { allow } = self {
@@ -221,8 +250,37 @@ mod tests {
             Problem::InvalidAdminRequest {
                 detail: "key must start with quarantine/".into(),
             },
+            Problem::ConnectorExists,
+            Problem::InvalidConfig {
+                errors: vec![ConfigError {
+                    field: "retention_hours".into(),
+                    message: "must be between 1 and 8760".into(),
+                }],
+            },
+            Problem::CorsRefused,
             Problem::Internal,
         ]
+    }
+
+    #[test]
+    fn invalid_config_lists_field_errors() {
+        let p = Problem::InvalidConfig {
+            errors: vec![ConfigError {
+                field: "destinations.main.region".into(),
+                message: "unknown region".into(),
+            }],
+        };
+        let a = p.answer();
+        assert_eq!(a.status, 422);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["code"], "invalid_config");
+        assert_eq!(v["errors"][0]["field"], "destinations.main.region");
+        assert_eq!(v["errors"][0]["message"], "unknown region");
+        let other: serde_json::Value =
+            serde_json::from_str(&Problem::ConnectorExists.answer().body).unwrap();
+        assert!(other.get("errors").is_none());
+        assert_eq!(Problem::ConnectorExists.status(), 409);
+        assert_eq!(Problem::CorsRefused.status(), 403);
     }
 
     #[test]

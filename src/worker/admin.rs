@@ -1,10 +1,10 @@
 //! The admin API's platform calls. Authentication, routing and parsing are pure
-//! ([`crate::http::admin_route`] and friends); every handler here returns an [`Answer`] or a
+//! ([`crate::http::authorized_admin_route`] and friends); every handler here returns an [`Answer`] or a
 //! [`Problem`] like ingest does.
 
 use ::worker::{Env, Request, console_log};
 
-use super::{config_store, delivery_queue, quarantine_store, stats_object};
+use super::{admin_connectors, config_store, delivery_queue, quarantine_store, stats_object};
 use crate::delivery::{QuarantineDoc, replay};
 use crate::http::{self, AdminRoute, Answer, ListingEntry, Problem, ReplayTarget, Tally};
 
@@ -21,23 +21,44 @@ pub async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<Answer,
         );
     }
     let auth = req.headers().get("Authorization").ok().flatten();
-    if !http::admin_authorized(auth.as_deref(), token.as_deref()) {
-        return Err(Problem::Unauthorized);
-    }
     let path = req.path();
+    let method = req.method();
+    let route =
+        http::authorized_admin_route(method.as_ref(), &path, auth.as_deref(), token.as_deref())?;
     // The raw query string, cut by hand: `Request::url()` would link the `url` crate and its
     // IDNA tables (~100 KB of wasm) for one `split`.
     let url = req.inner().url();
     let query = http::raw_query(&url).to_owned();
-    match http::admin_route(req.method().as_ref(), &path)? {
+    match route {
+        AdminRoute::ConnectorList => admin_connectors::list(env).await,
+        AdminRoute::ConnectorCreate => admin_connectors::create(env, &body(req).await?).await,
+        AdminRoute::ConnectorGet { connector } => admin_connectors::get(env, connector).await,
+        AdminRoute::ConnectorUpdate { connector } => {
+            admin_connectors::update(env, connector, &body(req).await?).await
+        }
+        AdminRoute::ConnectorDelete { connector } => admin_connectors::delete(env, connector).await,
+        AdminRoute::RotateToken { connector } => {
+            admin_connectors::rotate_token(env, connector).await
+        }
+        AdminRoute::SetPaused { connector, paused } => {
+            admin_connectors::set_paused(env, connector, paused).await
+        }
         AdminRoute::ConnectorStats { connector } => stats(env, connector).await,
         AdminRoute::QuarantineList => list(env, &query).await,
         AdminRoute::QuarantineObject => object(env, &query).await,
-        AdminRoute::QuarantineReplay => {
-            let body = req.bytes().await.map_err(|_| Problem::Internal)?;
-            replay_objects(env, &body, now_ms).await
-        }
+        AdminRoute::QuarantineReplay => replay_objects(env, &body(req).await?, now_ms).await,
     }
+}
+
+/// The request body, bounded like ingest's.
+async fn body(req: &mut Request) -> Result<Vec<u8>, Problem> {
+    let bytes = req.bytes().await.map_err(|_| Problem::Internal)?;
+    if bytes.len() > http::MAX_BODY_BYTES {
+        return Err(Problem::BodyTooLarge {
+            limit: http::MAX_BODY_BYTES,
+        });
+    }
+    Ok(bytes)
 }
 
 async fn stats(env: &Env, connector: &str) -> Result<Answer, Problem> {

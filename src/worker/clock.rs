@@ -25,3 +25,19 @@ pub fn random_u64() -> u64 {
     let lo = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
     (hi << 32) | lo
 }
+
+/// `N` bytes from the platform's CSPRNG (`crypto.getRandomValues`), for secrets such as bearer
+/// tokens. `None` only if the runtime has no Web Crypto, which Workers always have.
+pub fn secure_random<const N: usize>() -> Option<[u8; N]> {
+    use wasm_bindgen::JsCast;
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
+    let fill: js_sys::Function = js_sys::Reflect::get(&crypto, &"getRandomValues".into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let buf = js_sys::Uint8Array::new_with_length(u32::try_from(N).ok()?);
+    fill.call1(&crypto, &buf).ok()?;
+    let mut out = [0u8; N];
+    buf.copy_to(&mut out);
+    Some(out)
+}

@@ -7,6 +7,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use ::worker::wasm_bindgen::{JsCast, JsValue};
+use ::worker::wasm_bindgen_futures::JsFuture;
 use ::worker::{Env, console_log};
 
 use crate::config::ConnectorConfig;
@@ -89,4 +91,119 @@ async fn read(env: &Env, id: &str) -> Result<Option<String>, Problem> {
         .text()
         .await
         .map_err(|e| failed(e.to_string()))
+}
+
+/// Forgets this isolate's cached config of `id`. Every admin write calls it, so this isolate
+/// sees a rotated token, a pause or a deletion on its next request; other isolates keep their
+/// copy until it expires (`CONFIG_CACHE_SECONDS`, docs/ADMIN_API.md).
+pub fn invalidate(id: &str) {
+    CACHE.with(|c| {
+        c.borrow_mut().remove(id);
+    });
+}
+
+/// The stored config of `id`, read from KV (never the cache: the admin API shows and edits what
+/// is stored). `None` when absent; `ConnectorMisconfigured` when it does not parse.
+pub async fn read_fresh(env: &Env, id: &str) -> Result<Option<ConnectorConfig>, Problem> {
+    let Some(text) = read(env, id).await? else {
+        return Ok(None);
+    };
+    ConnectorConfig::from_json(&text)
+        .map(Some)
+        .map_err(|_| Problem::ConnectorMisconfigured)
+}
+
+/// Whether a KV document exists for `id` (parsable or not).
+pub async fn exists(env: &Env, id: &str) -> Result<bool, Problem> {
+    Ok(read(env, id).await?.is_some())
+}
+
+/// Stores `config` for `id` as a JSON string and drops this isolate's cached copy.
+pub async fn put(env: &Env, id: &str, config: &ConnectorConfig) -> Result<(), Problem> {
+    let text = http::stored_json(config)?;
+    let failed = |_| {
+        console_log!("{}", http::platform_failure_line(id, "config_write"));
+        Problem::ConfigUnavailable
+    };
+    let kv = env
+        .kv(http::CONFIG_BINDING)
+        .map_err(|e| failed(e.to_string()))?;
+    let result = match kv.put(&http::connector_key(id), text.as_str()) {
+        Ok(builder) => builder.execute().await.map_err(|e| failed(e.to_string())),
+        Err(e) => Err(failed(e.to_string())),
+    };
+    invalidate(id);
+    result
+}
+
+/// Deletes the config of `id` and drops this isolate's cached copy.
+pub async fn delete(env: &Env, id: &str) -> Result<(), Problem> {
+    let failed = |_| {
+        console_log!("{}", http::platform_failure_line(id, "config_delete"));
+        Problem::ConfigUnavailable
+    };
+    let kv = env
+        .kv(http::CONFIG_BINDING)
+        .map_err(|e| failed(e.to_string()))?;
+    let result = kv
+        .delete(&http::connector_key(id))
+        .await
+        .map_err(|e| failed(e.to_string()));
+    invalidate(id);
+    result
+}
+
+/// Every connector id in KV (keys `connector:{id}`), following list cursors.
+pub async fn list_ids(env: &Env) -> Result<Vec<String>, Problem> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (names, next) = list_page(env, cursor.take()).await.map_err(|_| {
+            console_log!("{}", http::platform_failure_line("*", "config_list"));
+            Problem::ConfigUnavailable
+        })?;
+        ids.extend(
+            names
+                .iter()
+                .filter_map(|k| http::connector_id_of_key(k).map(str::to_owned)),
+        );
+        match next {
+            Some(c) if !c.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    Ok(ids)
+}
+
+/// One page of `CONFIG.list({prefix, cursor})`: key names and the next cursor. Called on the
+/// binding directly: `worker`'s `KvStore::list` decodes every key's metadata into a
+/// `serde_json::Value` through serde-wasm-bindgen, code (~5 KB of wasm) we never need.
+async fn list_page(
+    env: &Env,
+    cursor: Option<String>,
+) -> Result<(Vec<String>, Option<String>), JsValue> {
+    use js_sys::{Array, Function, Object, Promise, Reflect};
+    let ns = Reflect::get(env, &JsValue::from_str(http::CONFIG_BINDING))?;
+    let opts = Object::new();
+    Reflect::set(&opts, &"prefix".into(), &http::CONNECTOR_KEY_PREFIX.into())?;
+    if let Some(c) = cursor {
+        Reflect::set(&opts, &"cursor".into(), &c.into())?;
+    }
+    let list: Function = Reflect::get(&ns, &"list".into())?.dyn_into()?;
+    let promise: Promise = list.call1(&ns, &opts)?.dyn_into()?;
+    let page = JsFuture::from(promise).await?;
+    let keys: Array = Reflect::get(&page, &"keys".into())?.dyn_into()?;
+    let names = keys
+        .iter()
+        .filter_map(|k| Reflect::get(&k, &"name".into()).ok()?.as_string())
+        .collect();
+    let complete = Reflect::get(&page, &"list_complete".into())?
+        .as_bool()
+        .unwrap_or(true);
+    let next = if complete {
+        None
+    } else {
+        Reflect::get(&page, &"cursor".into())?.as_string()
+    };
+    Ok((names, next))
 }

@@ -5,6 +5,7 @@
 //! code; this module only moves bytes.
 
 mod admin;
+mod admin_connectors;
 mod clock;
 mod config_store;
 mod consumer;
@@ -25,6 +26,8 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> ::worker::Result<Res
     let started_ms = Date::now().as_millis();
     let method = req.method();
     let path = req.path();
+    // The origin allowed to read this admin answer cross-origin (CONSOLE_ORIGIN), if any.
+    let mut cors: Option<String> = None;
     let (result, mut log) = match http::route(method.as_ref(), &path) {
         Ok(Route::Health) => (Ok(http::health_answer()), None),
         Ok(Route::Ingest { connector }) => {
@@ -37,16 +40,30 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> ::worker::Result<Res
             (result, Some(log))
         }
         Ok(Route::Admin) => {
-            let now = clock::now_ms(&env).await;
-            let result = admin::handle(&mut req, &env, now).await;
+            let origin = req.headers().get("Origin").ok().flatten();
+            let console = env
+                .var(http::CONSOLE_ORIGIN_VAR)
+                .ok()
+                .map(|v| v.to_string());
+            let result = if method.as_ref() == "OPTIONS" {
+                http::preflight(origin.as_deref(), console.as_deref())
+            } else {
+                cors =
+                    http::allowed_origin(origin.as_deref(), console.as_deref()).map(str::to_owned);
+                let now = clock::now_ms(&env).await;
+                admin::handle(&mut req, &env, now).await
+            };
             (result, Some(RequestLog::new("admin")))
         }
         Err(problem) => (Err(problem), Some(RequestLog::new("request"))),
     };
-    let (answer, code) = match result {
+    let (mut answer, code) = match result {
         Ok(answer) => (answer, None),
         Err(problem) => (problem.answer(), Some(problem.code())),
     };
+    if let Some(origin) = &cors {
+        http::add_cors_headers(&mut answer, origin);
+    }
     if let Some(log) = log.as_mut() {
         let ms = Date::now().as_millis().saturating_sub(started_ms);
         log.finish(answer.status, code, ms);
