@@ -2,12 +2,13 @@
 // `npm start`: the whole relay on this machine, offline.
 //
 //   1. installs the npm packages if node_modules is missing or stale (scripts/setup-node.sh);
-//   2. builds the Worker (`bash scripts/build.sh`);
+//   2. builds the Worker (`bash scripts/build.sh`), the browser translator and the page the Worker
+//      serves as static assets (`bash scripts/build-pkg.sh && bash scripts/build-www.sh`);
 //   3. starts the Segment sink on 127.0.0.1:8788 (scripts/segment-sink.mjs);
 //   4. seeds a demo connector `demo` into local KV with a fresh random bearer token and write key,
 //      saved to .wrangler/demo-connector.json (gitignored) for `npm run send-samples`;
 //   5. runs `wrangler dev --local` on 127.0.0.1:8787 with the Segment URLs pointed at the sink,
-//      and prints the demo credentials once it answers.
+//      and prints the demo credentials and the Playground/Console URLs once it answers.
 // Ctrl-C stops everything.
 
 import { spawn, spawnSync } from "node:child_process";
@@ -85,6 +86,8 @@ function banner(demo) {
       `  Segment sink      : ${demo.sink}  (GET /stats, /batches, /events)`,
       `  Demo write key    : ${demo.write_key}  (source "demo" at the sink)`,
       `  Admin token       : ${demo.admin_token}  (from .dev.vars; Authorization: Bearer ...)`,
+      `  Playground        : ${demo.playground}`,
+      `  Console           : ${demo.console}  (sign in with the admin token)`,
       `  Saved to          : ${path.relative(ROOT, DEMO_FILE)}`,
       "",
       "  Try:  npm run send-samples",
@@ -135,6 +138,9 @@ async function main() {
     run("npm", ["install", "--no-audit", "--no-fund"], "installing npm packages");
   }
   run("bash", ["scripts/build.sh"], "building the Worker");
+  // wrangler.toml [assets] serves build/www (the Playground and the Console) from the Worker.
+  run("bash", ["scripts/build-pkg.sh"], "building the browser translator (pkg/)");
+  run("bash", ["scripts/build-www.sh"], "assembling the page (build/www)");
 
   const { startSink } = await import("./segment-sink.mjs");
   const token = randomBytes(24).toString("base64url");
@@ -162,6 +168,8 @@ async function main() {
     write_key: writeKey,
     sink: sink.url,
     admin_token: localAdminToken(),
+    playground: `http://${HOST}:${WORKER_PORT}/`,
+    console: `http://${HOST}:${WORKER_PORT}/console.html`,
   };
   writeFileSync(DEMO_FILE, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
 

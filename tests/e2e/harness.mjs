@@ -18,7 +18,11 @@ export const GOLDEN_DIR = path.join(ROOT, "tests/golden");
 export const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users");
 /** workerd 1.20260426 accepts compatibility dates up to 2026-05-03 (TOOLCHAIN). */
 export const COMPATIBILITY_DATE = "2026-05-01";
-/** Any URL works: Miniflare routes every dispatchFetch to the one Worker. */
+/** The static site (Playground + Console) the Worker serves as assets (scripts/build-www.sh). */
+export const WWW = path.join(ROOT, "build/www");
+/** Paths that always reach the Worker first (wrangler.toml [assets] run_worker_first). */
+export const WORKER_FIRST = ["/v1/*", "/admin/*", "/health"];
+/** Any URL works: Miniflare routes every dispatchFetch to the one Worker (and its assets). */
 export const ORIGIN = "http://relay.test";
 
 // Keep workerd's and Miniflare's temp folders inside the checkout (TOOLCHAIN pitfall).
@@ -132,6 +136,22 @@ export async function startHarness({
         [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 },
       },
       durableObjects: { STATS: "ConnectorStats" },
+      // The page, as wrangler.toml [assets] serves it: API paths go to the Worker first, other
+      // paths are assets (falling through to the Worker when there is none). Skipped when
+      // build/www has not been assembled, so the API tests do not need the browser build.
+      ...(existsSync(path.join(WWW, "index.html"))
+        ? {
+          assets: {
+            directory: WWW,
+            binding: "ASSETS",
+            routerConfig: {
+              has_user_worker: true,
+              invoke_user_worker_ahead_of_assets: false,
+              static_routing: { user_worker: WORKER_FIRST },
+            },
+          },
+        }
+        : {}),
       bindings: {
         SEGMENT_US_URL: sink.usUrl,
         SEGMENT_EU_URL: sink.euUrl,
