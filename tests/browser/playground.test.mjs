@@ -310,9 +310,11 @@ test("upload: a batch file from the file input is translated", async () => {
   assert.equal(shown.received, 1);
 });
 
-test("the Console link leads to its placeholder page", async () => {
+test("the Console link leads to the operator Console (sign-in first)", async () => {
   await page.click("nav >> text=Console");
   await page.waitForURL(/console\.html$/);
+  assert.equal(await page.title(), "Console · currents-relay");
+  await page.waitForSelector("body[data-view=signin]");
   assert.match(await page.textContent("main"), /admin token/);
   await screenshot(page, "console");
   await page.goBack();
