@@ -14,7 +14,8 @@
 // Prints a markdown report for docs/BENCHMARKS.md.
 
 import os from "node:os";
-import { brazeEvent, connectorConfig, newToken, newWriteKey, requireBuild } from "../tests/e2e/harness.mjs";
+import { EVENTS_PER_BATCH, bodies, ms, percentile } from "./bench-common.mjs";
+import { connectorConfig, newToken, newWriteKey, requireBuild } from "../tests/e2e/harness.mjs";
 import {
   HANG_MS,
   SEGMENT_TIMEOUT_MS,
@@ -25,7 +26,6 @@ import {
   waitUntil,
 } from "../tests/e2e/delivery-helpers.mjs";
 
-const PER_BATCH = 100;
 
 function parseArgs(argv) {
   const args = { batches: 500, lagBatches: 50, warmup: 30 };
@@ -38,33 +38,9 @@ function parseArgs(argv) {
   return args;
 }
 
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)];
-}
-const ms = (v) => (v >= 100 ? `${Math.round(v)} ms` : `${v.toFixed(1)} ms`);
 const secs = (v) => `${(v / 1000).toFixed(2)} s`;
 
 /** Pre-serialised 100-event bodies with distinct ids `${tag}-${b}-${i}`. */
-function bodies(count, tag) {
-  return Array.from({ length: count }, (_, b) =>
-    JSON.stringify({
-      events: Array.from({ length: PER_BATCH }, (_, i) =>
-        brazeEvent(`${tag}-${b}-${i}`, {
-          properties: {
-            app_id: "bench-app",
-            campaign_id: "c-1",
-            campaign_name: "Spring sale",
-            message_variation_id: "v-1",
-            email_address: `user${i}@example.com`,
-            send_id: `s-${b}`,
-          },
-        }),
-      ),
-    }),
-  );
-}
 
 /** Posts `list` with `concurrency` in flight; returns per-request {status, json, startedAt, doneAt}. */
 async function post(h, connector, token, list, concurrency) {
@@ -99,7 +75,7 @@ async function ingestLatency(h, token, args) {
   await h.putConnector("bench-ingest", connectorConfig(token, h.writeKey));
   // Warm-up (isolate, wasm compile, KV/DO first touch), delivered before measuring.
   await post(h, "bench-ingest", token, bodies(args.warmup, "w"), 4);
-  expected += args.warmup * PER_BATCH;
+  expected += args.warmup * EVENTS_PER_BATCH;
   await drained(h, expected, 120_000);
   for (const concurrency of [1, 8]) {
     const list = bodies(args.batches, `i${concurrency}`);
@@ -107,7 +83,7 @@ async function ingestLatency(h, token, args) {
     const answers = await post(h, "bench-ingest", token, list, concurrency);
     const seconds = (performance.now() - t0) / 1000;
     const lat = answers.map((a) => a.doneAt - a.startedAt).sort((a, b) => a - b);
-    const failures = answers.filter((a) => a.status !== 200 || a.json?.accepted !== PER_BATCH).length;
+    const failures = answers.filter((a) => a.status !== 200 || a.json?.accepted !== EVENTS_PER_BATCH).length;
     rows.push({
       concurrency,
       batchesPerSecond: args.batches / seconds,
@@ -115,7 +91,7 @@ async function ingestLatency(h, token, args) {
       p99: percentile(lat, 99),
       failures,
     });
-    expected += args.batches * PER_BATCH;
+    expected += args.batches * EVENTS_PER_BATCH;
     // Let the consumer drain, so the next row does not measure ingest against a busy consumer.
     await drained(h, expected, 300_000);
   }
@@ -136,7 +112,7 @@ async function lagRun(h, token, args, label, faults, pauseMs = 0) {
     await new Promise((r) => setTimeout(r, pauseMs));
     await h.putConnector(connector, connectorConfig(token, h.writeKey));
   }
-  const n = args.lagBatches * PER_BATCH;
+  const n = args.lagBatches * EVENTS_PER_BATCH;
   await drained(h, startDistinct + n, 180_000);
   const wallMs = performance.now() - t0;
   const sinkAfter = h.sink.stats();

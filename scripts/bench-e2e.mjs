@@ -7,13 +7,13 @@
 //          --warmup N (default 30).
 // Latency is measured at the caller (Node → workerd → Worker → sink → back), on loopback.
 
+import { EVENTS_PER_BATCH, bodies, percentile } from "./bench-common.mjs";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import {
   ROOT,
-  brazeEvent,
   connectorConfig,
   newToken,
   newWriteKey,
@@ -21,7 +21,6 @@ import {
   startHarness,
 } from "../tests/e2e/harness.mjs";
 
-const EVENTS_PER_BATCH = 100;
 
 function parseArgs(argv) {
   const args = { batches: 2000, concurrency: [1, 8, 32], warmup: 30 };
@@ -34,33 +33,8 @@ function parseArgs(argv) {
   return args;
 }
 
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)];
-}
 
 /** Pre-serialised bodies with distinct event ids, so nothing is deduplicated or cached. */
-function bodies(count, tag) {
-  const out = [];
-  for (let b = 0; b < count; b++) {
-    const events = [];
-    for (let i = 0; i < EVENTS_PER_BATCH; i++) {
-      events.push(brazeEvent(`${tag}-${b}-${i}`, {
-        properties: {
-          app_id: "bench-app",
-          campaign_id: "c-1",
-          campaign_name: "Spring sale",
-          message_variation_id: "v-1",
-          email_address: `user${i}@example.com`,
-          send_id: `s-${b}`,
-        },
-      }));
-    }
-    out.push(JSON.stringify({ events }));
-  }
-  return out;
-}
 
 async function scenario(h, token, concurrency, list) {
   const latencies = [];
