@@ -31,6 +31,12 @@ for _ in $(seq 1 240); do
 done
 curl -fsS "http://127.0.0.1:$RELAY_PORT/health" >/dev/null || fail "the Worker never answered /health"
 
+# The page, served by the Worker's static assets (wrangler.toml [assets]).
+page="$(curl -fsSL "http://127.0.0.1:$RELAY_PORT/" || true)"
+[[ "$page" == *"<title>Playground"* ]] || fail "GET / is not the Playground"
+page="$(curl -fsSL "http://127.0.0.1:$RELAY_PORT/console.html" || true)"
+[[ "$page" == *"<title>Console"* ]] || fail "GET /console.html is not the Console"
+
 RELAY_URL="http://127.0.0.1:$RELAY_PORT" SINK_URL="http://127.0.0.1:$SINK_PORT" \
   node scripts/send-samples.mjs >.tmp/smoke-send.log 2>&1 || fail "send-samples failed: $(tail -n 5 .tmp/smoke-send.log)"
 
