@@ -192,7 +192,13 @@ export async function startSink(options = {}) {
     if (!Array.isArray(doc.batch)) return reject(res, 400, "batch_not_array");
     if (doc.batch.length > MAX_BATCH_EVENTS) return reject(res, 400, "too_many_events");
     for (const event of doc.batch) {
-      const problem = checkEvent(event);
+      let problem;
+      try {
+        problem = checkEvent(event);
+      } catch {
+        // e.g. nesting too deep to re-serialise: Segment answers such a payload with a 400 too.
+        problem = "invalid_json";
+      }
       if (problem) return reject(res, 400, problem);
     }
     if (auth.status === "invalid") state.stats.auth_invalid += 1;
