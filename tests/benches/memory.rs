@@ -1,0 +1,73 @@
+//! Peak heap per Currents batch: `process()` plus rendering every Segment request body, measured
+//! with dhat's allocator (bytes, not time, so the figure is exact and repeatable).
+//! Run: `cargo bench --bench memory`; report in docs/BENCHMARKS.md.
+
+use std::fs;
+use std::path::Path;
+
+use currents_relay::{ConnectorConfig, ProcessContext, process};
+use serde_json::{Value, json};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+fn batch(n: usize) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut samples: Vec<(String, Value)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".braze.json"))
+        .map(|p| {
+            (
+                p.to_string_lossy().into_owned(),
+                serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    samples.sort_by(|a, b| a.0.cmp(&b.0));
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut e = samples[i % samples.len()].1.clone();
+            e["id"] = json!(format!("{i:08x}-5b2c-4a4e-9a8e-{:012x}", i * 7919));
+            e
+        })
+        .collect();
+    json!({ "events": events }).to_string().into_bytes()
+}
+
+fn main() {
+    let text = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/connector.json"),
+    )
+    .unwrap();
+    let config = ConnectorConfig::from_json(&text).unwrap();
+    let ctx = ProcessContext {
+        connector_id: "bench",
+        nearest_region: None,
+    };
+    println!(
+        "| batch | input bytes | output bytes | peak heap during process + bodies | peak ÷ input | allocations |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for n in [100usize, 2_500] {
+        let body = batch(n);
+        let profiler = dhat::Profiler::builder().testing().build();
+        let outcome = process(&body, &config, &ctx).unwrap();
+        let out_bytes: usize = outcome
+            .batches
+            .iter()
+            .map(|b| b.body(Some("2026-11-28T00:00:00.000Z")).len())
+            .sum();
+        assert_eq!(outcome.accepted(), n);
+        drop(outcome);
+        let stats = dhat::HeapStats::get();
+        drop(profiler);
+        println!(
+            "| {n} | {} | {out_bytes} | {} | {:.2} | {} |",
+            body.len(),
+            stats.max_bytes,
+            stats.max_bytes as f64 / body.len() as f64,
+            stats.total_blocks
+        );
+    }
+}
