@@ -9,7 +9,10 @@ mod fields;
 mod validate;
 
 pub use fields::{Container, Properties, RawEvent, RawList, RawUser, Shaped};
-pub use validate::{RejectReason, Rejected, User, ValidEvent, validate_event};
+pub use validate::{
+    MAX_EVENT_TIME, MAX_ID_BYTES, MIN_EVENT_TIME, RejectReason, Rejected, User, ValidEvent,
+    validate_event,
+};
 
 use std::fmt;
 

@@ -127,7 +127,7 @@ pub struct ValidEvent<'a> {
     pub event_type: Cow<'a, str>,
     /// The table entry, when the type is one of the known 50 (or a legacy spelling).
     pub spec: Option<&'static EventSpec>,
-    /// UNIX seconds, within [`MIN_EVENT_TIME`]..=[`MAX_EVENT_TIME`].
+    /// UNIX seconds, within [`crate::currents::MIN_EVENT_TIME`]..=[`crate::currents::MAX_EVENT_TIME`].
     pub time: i64,
     /// Identity.
     pub user: User<'a>,

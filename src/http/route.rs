@@ -20,7 +20,7 @@ pub enum Route<'a> {
         connector: &'a str,
     },
     /// Anything under `/admin/`: authenticated first, then routed by
-    /// [`super::admin_route`].
+    /// [`super::authorized_admin_route`].
     Admin,
 }
 

@@ -1,6 +1,6 @@
 //! The mapping table: what each known Braze event type becomes in Segment.
 //!
-//! The table itself is data ([`table`]); this module looks entries up and holds the rules that
+//! The table itself is data (`table.rs`); this module looks entries up and holds the rules that
 //! apply to every event (CONTRACTS §3).
 
 mod table;
