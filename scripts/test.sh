@@ -11,9 +11,10 @@ bash scripts/setup-node.sh
 echo "== cargo test (unit, golden, property tests)"
 cargo test --locked
 
-echo "== build the Worker and the JavaScript package"
+echo "== build the Worker, the JavaScript package and the page (the Worker serves build/www)"
 bash scripts/build.sh
 bash scripts/build-pkg.sh
+bash scripts/build-www.sh
 
 echo "== end-to-end tests (built Worker under Miniflare/workerd, pkg/ against the Worker)"
 mkdir -p .tmp
@@ -21,5 +22,4 @@ TMPDIR="$PWD/.tmp" npm run --silent test:e2e
 
 echo "== the page in headless Chromium (tests/browser/)"
 bash scripts/setup-browser.sh
-bash scripts/build-www.sh
 TMPDIR="$PWD/.tmp" npm run --silent test:browser
