@@ -180,7 +180,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const writeKey = newWriteKey("bench");
   const token = newToken();
-  const h = await startDeliveryHarness({ writeKeys: { main: writeKey } });
+  const h = await startDeliveryHarness({ writeKeys: { main: writeKey }, batchTimeoutS: 1 });
   h.writeKey = writeKey;
   try {
     const ingest = await ingestLatency(h, token, args);

@@ -92,7 +92,7 @@ async function main() {
   requireBuild();
   const token = newToken();
   const writeKey = newWriteKey("bench");
-  const h = await startHarness({ writeKeys: { main: writeKey } });
+  const h = await startHarness({ writeKeys: { main: writeKey }, batchTimeoutS: 1 });
   try {
     await h.putConnector("bench", connectorConfig(token, writeKey));
     await scenario(h, token, 4, bodies(args.warmup, "warm"));

@@ -99,13 +99,16 @@ export async function waitFor(predicate, { timeoutMs = 15_000, intervalMs = 50, 
 /**
  * Starts the sink and the Worker. `writeKeys` ({source name: key}) are the keys the sink
  * knows; `segmentTimeoutMs` is the Worker's SEGMENT_TIMEOUT_MS; `bindings` adds or overrides
- * Worker bindings (e.g. `{ADMIN_TOKEN: ""}`). Returns helpers; call `close()` in `after`.
+ * Worker bindings (e.g. `{ADMIN_TOKEN: ""}`). `batchTimeoutS` is the queue consumers' batch
+ * timeout: 0.1 s keeps the tests quick; benchmarks pass 1, wrangler.toml's production value.
+ * Returns helpers; call `close()` in `after`.
  */
 export async function startHarness({
   writeKeys = {},
   sinkOptions = {},
   segmentTimeoutMs = 2000,
   bindings = {},
+  batchTimeoutS = 0.1,
 } = {}) {
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true, ...sinkOptions });
@@ -129,11 +132,11 @@ export async function startHarness({
       queueConsumers: {
         [DELIVERY_QUEUE]: {
           maxBatchSize: 10,
-          maxBatchTimeout: 1,
+          maxBatchTimeout: batchTimeoutS,
           maxRetries: 5,
           deadLetterQueue: DEAD_LETTER_QUEUE,
         },
-        [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 },
+        [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: batchTimeoutS },
       },
       durableObjects: { STATS: "ConnectorStats" },
       // The page, as wrangler.toml [assets] serves it: API paths go to the Worker first, other
