@@ -371,7 +371,10 @@ test("delete a connector (confirmed): it leaves the list and Braze's requests ge
   page.once("dialog", (d) => d.accept());
   await page.click("#delete");
   await page.waitForSelector("#detail", { state: "hidden" });
-  assert.equal(await page.locator(`#connectors [data-open="${Q_ID}"]`).count(), 0);
+  // The list refreshes after the delete answer: wait for it rather than race it.
+  await waitFor(async () => (await page.locator(`#connectors [data-open="${Q_ID}"]`).count()) === 0, {
+    message: "the deleted connector leaves the list",
+  });
   assert.equal((await sendBatch(Q_ID, Q_TOKEN, [brazeEvent("gone")])).status, 404);
   await shot("deleted");
 });
