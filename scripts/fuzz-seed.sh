@@ -38,6 +38,14 @@ done
 printf '\000' >"$seeds/process/empty-body"
 printf '\000{"events":[]}' >"$seeds/process/empty-events"
 printf '\001{"events":[1,null,"x",{},[]]}' >"$seeds/process/junk-events"
+# Numbers valid in JSON but out of f64's range (the first crash of the harness itself: its checks
+# parsed events as serde_json::Value, which rejects them; the relay forwards them verbatim).
+jq -c '{events: [.]}' tests/golden/users.messages.email.Open.braze.json \
+  | sed 's/"time":[0-9]*/"time":1e477502783/' >"$tmp/body.json"
+with_selector 001 "$tmp/body.json" "$seeds/process/number-out-of-range"
+jq -c '{events: [.]}' tests/golden/users.messages.email.Open.braze.json \
+  | sed 's/"properties":{/"properties":{"big":1e400,/' >"$tmp/body.json"
+with_selector 000 "$tmp/body.json" "$seeds/process/property-1e400"
 
 # config: the example and golden connectors.
 cp docs/connector.example.json "$seeds/config/example.json"

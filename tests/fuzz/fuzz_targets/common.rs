@@ -1,9 +1,11 @@
 //! Shared by the fuzz targets: the fixed connector configs and the invariant checks.
 #![allow(dead_code)]
 
-use currents_relay::config::{ConnectorConfig, Region};
-use currents_relay::segment::{MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN};
 use currents_relay::Outcome;
+use currents_relay::config::{ConnectorConfig, Region};
+use currents_relay::segment::{
+    MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
+};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -80,17 +82,35 @@ pub fn check_outcome(outcome: &Outcome, config: &ConnectorConfig, nearest: Optio
     );
     for b in &outcome.batches {
         assert!(!b.events.is_empty(), "empty batch");
-        assert!(b.events.len() <= MAX_BATCH_EVENTS, "{} events", b.events.len());
+        assert!(
+            b.events.len() <= MAX_BATCH_EVENTS,
+            "{} events",
+            b.events.len()
+        );
         let body = b.body(Some(SENT_AT));
-        assert!(body.len() <= MAX_BATCH_BYTES, "batch body {} bytes", body.len());
-        assert!(body.len() <= b.bytes, "bytes bound {} < body {}", b.bytes, body.len());
+        assert!(
+            body.len() <= MAX_BATCH_BYTES,
+            "batch body {} bytes",
+            body.len()
+        );
+        assert!(
+            body.len() <= b.bytes,
+            "bytes bound {} < body {}",
+            b.bytes,
+            body.len()
+        );
         let parsed: BatchBody = serde_json::from_str(&body).expect("batch body is JSON");
         assert_eq!(parsed.batch.len(), b.events.len());
         let dest = config
             .destinations
             .get(&b.destination)
             .unwrap_or_else(|| panic!("unknown destination {:?}", b.destination));
-        assert_eq!(b.region, dest.region.resolve(nearest), "region of {}", b.destination);
+        assert_eq!(
+            b.region,
+            dest.region.resolve(nearest),
+            "region of {}",
+            b.destination
+        );
         let mut last = None;
         for e in &b.events {
             assert!(last < Some(e.index), "order within a batch is kept");
@@ -109,7 +129,10 @@ pub fn check_outcome(outcome: &Outcome, config: &ConnectorConfig, nearest: Optio
             let mid = v.messageId.as_str();
             assert_eq!(mid, e.message_id);
             assert!(!mid.is_empty());
-            assert!(mid.chars().count() <= MAX_MESSAGE_ID_LEN, "messageId {mid:?}");
+            assert!(
+                mid.chars().count() <= MAX_MESSAGE_ID_LEN,
+                "messageId {mid:?}"
+            );
         }
     }
     for q in &outcome.quarantined {

@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = ConnectorConfig::from_json(text) else {
         return;
     };
-    assert_eq!(config.validate(), Ok(()), "from_json returned an invalid config");
+    assert_eq!(
+        config.validate(),
+        Ok(()),
+        "from_json returned an invalid config"
+    );
 
     // Round trip.
     let again_text = serde_json::to_string(&config).expect("a config serialises");
@@ -37,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(shown.as_str(), Some(redact(key).as_str()), "view of {name}");
         assert!(shown.as_str().unwrap().starts_with("****"));
         if key.chars().count() > 8 {
-            assert_ne!(shown.as_str(), Some(key), "write key of {name} shown in full");
+            assert_ne!(
+                shown.as_str(),
+                Some(key),
+                "write key of {name} shown in full"
+            );
         }
         expected["destinations"][name]["write_key"].take();
     }

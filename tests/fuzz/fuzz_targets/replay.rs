@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
 
     let mut events = 0;
     for body in &plan.messages {
-        assert!(body.len() <= MAX_MESSAGE_BYTES, "message of {} bytes", body.len());
+        assert!(
+            body.len() <= MAX_MESSAGE_BYTES,
+            "message of {} bytes",
+            body.len()
+        );
         let msg = DeliveryMessage::from_json(body).expect("a message parses");
         assert!(!msg.events.is_empty(), "empty message");
         assert_eq!(msg.connector, common::CONNECTOR_ID);
@@ -37,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
 
     // Accounting: raw entries are requeued, filtered or stay quarantined; translated entries
     // are requeued when the object names their destination.
-    let raws = doc.events.iter().filter(|e| e.segment.is_none() && e.raw.is_some()).count();
+    let raws = doc
+        .events
+        .iter()
+        .filter(|e| e.segment.is_none() && e.raw.is_some())
+        .count();
     let translated = doc
         .events
         .iter()

@@ -84,7 +84,9 @@ fn value(f: &Field, known: impl FnOnce() -> Value) -> Option<Value> {
         Field::Long(n, m) => Value::from("é".repeat(usize::from(*n % 40) * 500 + usize::from(*m))),
         Field::Array(v) => Value::from(v.clone()),
         Field::Object(kv) => Value::Object(
-            kv.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect(),
+            kv.iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect(),
         ),
     })
 }
@@ -103,8 +105,12 @@ fn build(e: &Event, i: usize) -> Value {
     put(&mut ev, "event_type", tf, || Value::from(ty));
     put(&mut ev, "time", &e.time, || json!(1_700_000_000 + i as i64));
     let mut user = Map::new();
-    put(&mut user, "external_user_id", &e.external_user_id, || json!("ext-1"));
-    put(&mut user, "user_id", &e.user_id, || json!("639a35d192b0df004d06514c"));
+    put(&mut user, "external_user_id", &e.external_user_id, || {
+        json!("ext-1")
+    });
+    put(&mut user, "user_id", &e.user_id, || {
+        json!("639a35d192b0df004d06514c")
+    });
     put(&mut user, "device_id", &e.device_id, || json!("device"));
     match e.user_shape % 8 {
         0 => {}
@@ -120,7 +126,9 @@ fn build(e: &Event, i: usize) -> Value {
     }
     let mut props = Map::new();
     let (route, app) = &e.app_id;
-    put(&mut props, "app_id", app, || json!(if *route { "a2" } else { "a1" }));
+    put(&mut props, "app_id", app, || {
+        json!(if *route { "a2" } else { "a1" })
+    });
     put(&mut props, "name", &e.name, || json!("Custom Thing"));
     for (k, f) in &e.extra {
         put(&mut props, k, f, || json!("x"));
@@ -138,12 +146,20 @@ fn build(e: &Event, i: usize) -> Value {
 }
 
 fuzz_target!(|batch: Batch| {
-    let mut events: Vec<Value> = batch.events.iter().enumerate().map(|(i, e)| build(e, i)).collect();
+    let mut events: Vec<Value> = batch
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| build(e, i))
+        .collect();
     if let Some(last) = events.last().cloned()
         && batch.repeat_last == 0xff
         && last.to_string().len() < 400
     {
-        events.extend(std::iter::repeat_n(last, 2_600_usize.saturating_sub(events.len())));
+        events.extend(std::iter::repeat_n(
+            last,
+            2_600_usize.saturating_sub(events.len()),
+        ));
     }
     let body = match batch.wrap % 16 {
         0 => json!({ "events": events, "other": 1 }).to_string(),
