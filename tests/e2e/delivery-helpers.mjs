@@ -164,14 +164,12 @@ export default {
  */
 export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
   const { Miniflare } = await import("miniflare");
-  const path = (await import("node:path")).default;
-  const { SHIM, COMPATIBILITY_DATE, ORIGIN, requireBuild } = await import("./harness.mjs");
+  const { COMPATIBILITY_DATE, ORIGIN, relayWorkerOptions, requireBuild } = await import("./harness.mjs");
   const { startSink } = await import("../../scripts/segment-sink.mjs");
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true });
   const logs = [];
   const queueBodies = [];
-  const consumer = { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 5 };
   let mf;
   try {
     mf = new Miniflare({
@@ -181,31 +179,14 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
       workers: [
         {
           name: "currents-relay",
-          scriptPath: SHIM,
-          modulesRoot: path.parse(SHIM).root,
-          modules: true,
-          modulesRules: [
-            { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-            { type: "CompiledWasm", include: ["**/*.wasm"] },
-          ],
-          compatibilityDate: COMPATIBILITY_DATE,
-          kvNamespaces: ["CONFIG"],
-          r2Buckets: ["QUARANTINE"],
-          durableObjects: { STATS: "ConnectorStats" },
-          queueProducers: { DELIVERY: "spy-in" },
-          queueConsumers: {
-            "currents-relay-delivery": { ...consumer, deadLetterQueue: "currents-relay-dlq" },
-            "currents-relay-dlq": consumer,
-          },
-          bindings: {
-            SEGMENT_US_URL: sink.usUrl,
-            SEGMENT_EU_URL: sink.euUrl,
-            SEGMENT_TIMEOUT_MS: String(SEGMENT_TIMEOUT_MS),
-            CONFIG_CACHE_SECONDS: "0",
-            TEST_HOOKS: "1",
-            ADMIN_TOKEN: adminToken,
-          },
-          cf: false,
+          ...relayWorkerOptions({
+            sink,
+            segmentTimeoutMs: SEGMENT_TIMEOUT_MS,
+            batchTimeoutS: 1,
+            bindings: { ADMIN_TOKEN: adminToken },
+            deliveryProducerQueue: "spy-in",
+            withAssets: false,
+          }),
         },
         {
           name: "queue-spy",

@@ -97,6 +97,72 @@ export async function waitFor(predicate, { timeoutMs = 15_000, intervalMs = 50, 
 }
 
 /**
+ * Miniflare options of the relay Worker as wrangler.toml declares it (KV, R2, Queues with the
+ * dead-letter queue, the stats Durable Object, assets), its Segment URLs pointed at `sink`.
+ * `deliveryProducerQueue` lets a test put a spy between the producer and the consumer.
+ */
+export function relayWorkerOptions({
+  sink,
+  segmentTimeoutMs = 2000,
+  batchTimeoutS = 0.1,
+  bindings = {},
+  deliveryProducerQueue = DELIVERY_QUEUE,
+  withAssets = true,
+}) {
+  return {
+    scriptPath: SHIM,
+    // Module names are relative to this root, and workerd refuses names with "..": the root
+    // of the filesystem admits any import the shim makes (its JS glue and wasm).
+    modulesRoot: path.parse(SHIM).root,
+    modules: true,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPATIBILITY_DATE,
+    kvNamespaces: ["CONFIG"],
+    r2Buckets: ["QUARANTINE"],
+    queueProducers: { DELIVERY: deliveryProducerQueue },
+    queueConsumers: {
+      [DELIVERY_QUEUE]: {
+        maxBatchSize: 10,
+        maxBatchTimeout: batchTimeoutS,
+        maxRetries: 5,
+        deadLetterQueue: DEAD_LETTER_QUEUE,
+      },
+      [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: batchTimeoutS },
+    },
+    durableObjects: { STATS: "ConnectorStats" },
+    // The page, as wrangler.toml [assets] serves it: API paths go to the Worker first, other
+    // paths are assets (falling through to the Worker when there is none). Skipped when
+    // build/www has not been assembled, so the API tests do not need the browser build.
+    ...(withAssets && existsSync(path.join(WWW, "index.html"))
+      ? {
+        assets: {
+          directory: WWW,
+          binding: "ASSETS",
+          routerConfig: {
+            has_user_worker: true,
+            invoke_user_worker_ahead_of_assets: false,
+            static_routing: { user_worker: WORKER_FIRST },
+          },
+        },
+      }
+      : {}),
+    bindings: {
+      SEGMENT_US_URL: sink.usUrl,
+      SEGMENT_EU_URL: sink.euUrl,
+      ADMIN_TOKEN,
+      CONFIG_CACHE_SECONDS: "0",
+      SEGMENT_TIMEOUT_MS: String(segmentTimeoutMs),
+      TEST_HOOKS: "1",
+      ...bindings,
+    },
+    cf: false,
+  };
+}
+
+/**
  * Starts the sink and the Worker. `writeKeys` ({source name: key}) are the keys the sink
  * knows; `segmentTimeoutMs` is the Worker's SEGMENT_TIMEOUT_MS; `bindings` adds or overrides
  * Worker bindings (e.g. `{ADMIN_TOKEN: ""}`). `batchTimeoutS` is the queue consumers' batch
@@ -116,55 +182,7 @@ export async function startHarness({
   let mf;
   try {
     mf = new Miniflare({
-      scriptPath: SHIM,
-      // Module names are relative to this root, and workerd refuses names with "..": the root
-      // of the filesystem admits any import the shim makes (its JS glue and wasm).
-      modulesRoot: path.parse(SHIM).root,
-      modules: true,
-      modulesRules: [
-        { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-        { type: "CompiledWasm", include: ["**/*.wasm"] },
-      ],
-      compatibilityDate: COMPATIBILITY_DATE,
-      kvNamespaces: ["CONFIG"],
-      r2Buckets: ["QUARANTINE"],
-      queueProducers: { DELIVERY: DELIVERY_QUEUE },
-      queueConsumers: {
-        [DELIVERY_QUEUE]: {
-          maxBatchSize: 10,
-          maxBatchTimeout: batchTimeoutS,
-          maxRetries: 5,
-          deadLetterQueue: DEAD_LETTER_QUEUE,
-        },
-        [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: batchTimeoutS },
-      },
-      durableObjects: { STATS: "ConnectorStats" },
-      // The page, as wrangler.toml [assets] serves it: API paths go to the Worker first, other
-      // paths are assets (falling through to the Worker when there is none). Skipped when
-      // build/www has not been assembled, so the API tests do not need the browser build.
-      ...(existsSync(path.join(WWW, "index.html"))
-        ? {
-          assets: {
-            directory: WWW,
-            binding: "ASSETS",
-            routerConfig: {
-              has_user_worker: true,
-              invoke_user_worker_ahead_of_assets: false,
-              static_routing: { user_worker: WORKER_FIRST },
-            },
-          },
-        }
-        : {}),
-      bindings: {
-        SEGMENT_US_URL: sink.usUrl,
-        SEGMENT_EU_URL: sink.euUrl,
-        ADMIN_TOKEN,
-        CONFIG_CACHE_SECONDS: "0",
-        SEGMENT_TIMEOUT_MS: String(segmentTimeoutMs),
-        TEST_HOOKS: "1",
-        ...bindings,
-      },
-      cf: false,
+      ...relayWorkerOptions({ sink, segmentTimeoutMs, batchTimeoutS, bindings }),
       // Every line the Worker logs (console.log → workerd's structured logs) is kept for the
       // log-hygiene test; nothing is echoed to the test output.
       handleStructuredLogs: ({ level, message }) => {
