@@ -8,6 +8,8 @@ TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
 WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_VERSION="0.2.130"
 mkdir -p "$TOOLS_DIR"
+# One target dir for both installs: they share most dependencies, which then compile once.
+export CARGO_TARGET_DIR="$TOOLS_DIR/target"
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }
 
@@ -31,4 +33,5 @@ if ! have_version "$TOOLS_DIR/bin/wasm-bindgen" "$WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$TOOLS_DIR"
 fi
 
+rm -rf "$CARGO_TARGET_DIR"
 log "tools ready in $TOOLS_DIR"
