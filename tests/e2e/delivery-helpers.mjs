@@ -164,7 +164,7 @@ export default {
  */
 export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
   const { Miniflare } = await import("miniflare");
-  const { COMPATIBILITY_DATE, ORIGIN, relayWorkerOptions, requireBuild } = await import("./harness.mjs");
+  const { COMPATIBILITY_DATE, ORIGIN, readAnswer, relayWorkerOptions, requireBuild } = await import("./harness.mjs");
   const { startSink } = await import("../../scripts/segment-sink.mjs");
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true });
@@ -211,16 +211,7 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
   }
   const kv = await mf.getKVNamespace("CONFIG", "currents-relay");
   const r2 = await mf.getR2Bucket("QUARANTINE", "currents-relay");
-  const parse = async (res) => {
-    const text = await res.text();
-    let json = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // left null
-    }
-    return { status: res.status, headers: res.headers, text, json };
-  };
+  const parse = readAnswer;
   return {
     mf,
     sink,

@@ -96,6 +96,19 @@ export async function waitFor(predicate, { timeoutMs = 15_000, intervalMs = 50, 
   }
 }
 
+/** A Worker answer as `{status, headers, text, json}`; `json` is null when the body is not JSON
+ * (the assertion that needs it then reports the text). */
+export async function readAnswer(res) {
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // left null
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
 /**
  * Miniflare options of the relay Worker as wrangler.toml declares it (KV, R2, Queues with the
  * dead-letter queue, the stats Durable Object, assets), its Segment URLs pointed at `sink`.
@@ -221,15 +234,7 @@ export async function startHarness({
         body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
       };
       if (cf) init.cf = cf;
-      const res = await mf.dispatchFetch(`${ORIGIN}/v1/currents/${connector}`, init);
-      const text = await res.text();
-      let json = null;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        // left null: the assertion that needs JSON reports the text
-      }
-      return { status: res.status, headers: res.headers, text, json };
+      return readAnswer(await mf.dispatchFetch(`${ORIGIN}/v1/currents/${connector}`, init));
     },
     /** Every R2 object under a prefix, parsed. */
     async quarantineObjects(prefix = "quarantine/") {
@@ -253,15 +258,7 @@ export async function startHarness({
         init.headers["content-type"] = "application/json";
         init.body = typeof body === "string" ? body : JSON.stringify(body);
       }
-      const res = await mf.dispatchFetch(`${ORIGIN}${pathname}`, init);
-      const text = await res.text();
-      let json = null;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        // left null
-      }
-      return { status: res.status, headers: res.headers, text, json };
+      return readAnswer(await mf.dispatchFetch(`${ORIGIN}${pathname}`, init));
     },
     /** A connector's stats (GET /admin/connectors/{id}/stats), parsed. */
     async stats(connector) {
