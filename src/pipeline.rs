@@ -68,6 +68,20 @@ impl Outcome {
     pub fn accepted(&self) -> usize {
         self.batches.iter().map(|b| b.events.len()).sum()
     }
+
+    /// The input positions of every event in `batches`, `filtered` and `quarantined`, sorted.
+    /// Equal to `0..received` exactly when each event ended in one outcome, once.
+    pub fn outcome_indices(&self) -> Vec<usize> {
+        let mut indices: Vec<usize> = self
+            .batches
+            .iter()
+            .flat_map(|b| b.events.iter().map(|e| e.index))
+            .chain(self.filtered.iter().map(|f| f.index))
+            .chain(self.quarantined.iter().map(|q| q.index))
+            .collect();
+        indices.sort_unstable();
+        indices
+    }
 }
 
 /// Parses, validates, translates and batches one Currents request body.

@@ -94,16 +94,8 @@ fn config(include_anonymous: bool) -> ConnectorConfig {
 }
 
 fn check_conservation(outcome: &Outcome) {
-    let mut indices: Vec<usize> = outcome
-        .batches
-        .iter()
-        .flat_map(|b| b.events.iter().map(|e| e.index))
-        .chain(outcome.filtered.iter().map(|f| f.index))
-        .chain(outcome.quarantined.iter().map(|q| q.index))
-        .collect();
-    indices.sort_unstable();
     assert_eq!(
-        indices,
+        outcome.outcome_indices(),
         (0..outcome.received).collect::<Vec<_>>(),
         "each event in exactly one outcome"
     );

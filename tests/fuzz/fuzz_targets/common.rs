@@ -66,14 +66,7 @@ pub fn configs() -> [ConnectorConfig; 3] {
 /// Every invariant of one `process` outcome.
 pub fn check_outcome(outcome: &Outcome, config: &ConnectorConfig, nearest: Option<Region>) {
     // Conservation: every event in exactly one of batches / filtered / quarantined.
-    let mut indices: Vec<usize> = outcome
-        .batches
-        .iter()
-        .flat_map(|b| b.events.iter().map(|e| e.index))
-        .chain(outcome.filtered.iter().map(|f| f.index))
-        .chain(outcome.quarantined.iter().map(|q| q.index))
-        .collect();
-    indices.sort_unstable();
+    let indices = outcome.outcome_indices();
     assert!(
         indices.iter().copied().eq(0..outcome.received),
         "each event in exactly one outcome: received {} got {:?}",
