@@ -22,6 +22,9 @@
 // reading the request (a connection reset, no answer). `next` faults are used first, in order, then
 // `rate` applies. The request still counts in `stats().requests`; `faults` counts requests per mode
 // and `faulted_events` the events they carried (what the client has to send again).
+// `{"poison":"<text>"}` makes the sink refuse, with 400 `poisoned_event`, every batch holding an
+// event whose JSON contains <text>: how Segment treats a batch with one event it cannot accept
+// (the whole request is refused). It combines with the other faults.
 //   DELETE /faults                      no more faults
 //
 // Module: `const sink = await startSink({ port: 0, writeKeys: { main: "wk_..." } })`.
@@ -46,7 +49,7 @@ const HARD_READ_LIMIT = 16 * 1024 * 1024;
 /** A "hang" fault holds the request this long at most, then drops the connection. */
 const DEFAULT_HANG_MS = 60_000;
 const REGIONS = new Set(["us", "eu"]);
-const FAULT_MODES = new Set(["500", "502", "503", "504", "429", "408", "400", "hang", "drop"]);
+const FAULT_MODES = new Set(["500", "502", "503", "504", "429", "408", "400", "404", "413", "hang", "drop"]);
 
 /** mulberry32: a tiny seeded PRNG so fault runs are reproducible. */
 function prng(seed) {
@@ -83,7 +86,12 @@ function parseFaults(plan) {
   const modes = (plan.modes ?? ["503"]).map(String);
   for (const m of modes) if (!FAULT_MODES.has(m)) throw new Error(`unknown fault mode ${m}`);
   if (modes.length === 0) throw new Error("modes must not be empty");
+  const poison = plan.poison ?? null;
+  if (poison !== null && (typeof poison !== "string" || poison === "")) {
+    throw new Error("poison must be a non-empty string");
+  }
   return {
+    poison,
     next,
     rate,
     modes,
@@ -200,6 +208,10 @@ export async function startSink(options = {}) {
         problem = "invalid_json";
       }
       if (problem) return reject(res, 400, problem);
+    }
+    const poison = state.faults?.poison;
+    if (poison && doc.batch.some((event) => JSON.stringify(event).includes(poison))) {
+      return reject(res, 400, "poisoned_event");
     }
     if (auth.status === "invalid") state.stats.auth_invalid += 1;
     const source = auth.status === "valid" ? auth.name : null;
@@ -396,6 +408,7 @@ function describeFaults(f) {
     retryAfter: f.retryAfter,
     hangMs: f.hangMs,
     seed: f.seed,
+    poison: f.poison,
   };
 }
 

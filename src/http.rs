@@ -114,6 +114,18 @@ pub fn segment_answer_detail(status: u16, body: &str) -> String {
     format!("Segment answered HTTP {status}: {}", &body[..end])
 }
 
+/// The quarantine `detail` of a message Segment refused: its answer, and when the message was
+/// split off a larger refused batch, that the events were refused on their own.
+pub fn rejected_detail(status: u16, body: &str, splits: u32) -> String {
+    let mut detail = segment_answer_detail(status, body);
+    if splits > 0 {
+        detail.push_str(&format!(
+            " (refused on its own, after {splits} split(s) of the batch Segment refused)"
+        ));
+    }
+    detail
+}
+
 /// Header Braze sends on every Currents request (value `1`).
 pub const CURRENTS_VERSION_HEADER: &str = "Braze-Currents-Version";
 /// The Currents protocol version we were built against.
@@ -222,5 +234,13 @@ mod tests {
         let d = segment_answer_detail(400, &long);
         assert!(d.starts_with("Segment answered HTTP 400: "));
         assert!(d.len() <= 27 + MAX_SEGMENT_ANSWER_BYTES);
+        assert_eq!(
+            rejected_detail(400, "{}", 0),
+            "Segment answered HTTP 400: {}"
+        );
+        assert!(
+            rejected_detail(400, "{}", 7)
+                .ends_with("after 7 split(s) of the batch Segment refused)")
+        );
     }
 }

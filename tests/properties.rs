@@ -1,9 +1,14 @@
 //! Property tests: the batcher never exceeds a Segment limit and loses no event; arbitrary input
-//! never panics the parser or translator; every input event ends in exactly one outcome.
+//! never panics the parser or translator; every input event ends in exactly one outcome; a batch
+//! Segment refuses for some of its events is bisected down to exactly those events.
 
 use std::collections::BTreeSet;
 
 use currents_relay::config::Region;
+use currents_relay::delivery::{
+    AfterSend, DeliveryMessage, QueuedEvent, after_send, messages_for_events,
+};
+use currents_relay::retry::{AttemptResult, RetryPolicy};
 use currents_relay::segment::{
     BatchedEvent, Batcher, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
 };
@@ -239,4 +244,66 @@ fn event_generator_reaches_all_outcomes() {
         forwarded > 100 && filtered > 100 && quarantined > 100,
         "{forwarded} {filtered} {quarantined}"
     );
+}
+
+/// Drives the consumer's decisions for a message against a Segment that refuses (400) every
+/// batch holding a "bad" event: returns (delivered ids, quarantined ids, requests made).
+fn bisect(message: DeliveryMessage, bad: &BTreeSet<String>) -> (Vec<String>, Vec<String>, usize) {
+    let policy = RetryPolicy::default();
+    let (mut delivered, mut quarantined, mut requests) = (Vec::new(), Vec::new(), 0);
+    let mut queue = vec![message];
+    while let Some(m) = queue.pop() {
+        requests += 1;
+        let refused = m.events.iter().any(|e| bad.contains(&e.event_id));
+        let code = if refused { 400 } else { 200 };
+        let result = AttemptResult::Status {
+            code,
+            retry_after: None,
+        };
+        let ids = m.events.iter().map(|e| e.event_id.clone());
+        match after_send(&m, result, &policy, 1) {
+            AfterSend::Delivered => delivered.extend(ids),
+            AfterSend::Rejected { status } => {
+                assert_eq!(status, 400);
+                quarantined.extend(ids)
+            }
+            AfterSend::Split { .. } => {
+                let (a, b) = m.halves().expect("a split message has two events or more");
+                assert!(!a.events.is_empty() && !b.events.is_empty());
+                assert_eq!((a.splits, b.splits), (m.splits + 1, m.splits + 1));
+                queue.push(a);
+                queue.push(b);
+            }
+            AfterSend::Retry { .. } => panic!("a 400 is never retried as is"),
+        }
+    }
+    (delivered, quarantined, requests)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A batch Segment refuses for some of its events: bisection delivers every other event once,
+    /// quarantines exactly the refused ones, in at most 1 + 2·k·⌈log₂ n⌉ requests.
+    #[test]
+    fn refused_batches_bisect_to_the_refused_events(n in 1usize..200, bad_at in prop::collection::btree_set(0usize..200, 0..5)) {
+        let bad: BTreeSet<String> = bad_at.iter().filter(|i| **i < n).map(|i| format!("e{i}")).collect();
+        let events = (0..n).map(|i| QueuedEvent {
+            event_id: format!("e{i}"),
+            event_type: "t".into(),
+            message_id: format!("m{i}"),
+            json: RawValue::from_string(format!(r#"{{"i":{i}}}"#)).unwrap(),
+        });
+        let body = &messages_for_events("c", "main", Region::Us, 1, events)[0];
+        let message = DeliveryMessage::from_json(body).unwrap();
+        let (delivered, quarantined, requests) = bisect(message, &bad);
+        let delivered_set: BTreeSet<String> = delivered.iter().cloned().collect();
+        let quarantined_set: BTreeSet<String> = quarantined.iter().cloned().collect();
+        prop_assert_eq!(delivered.len() + quarantined.len(), n, "every event once");
+        prop_assert_eq!(&quarantined_set, &bad);
+        prop_assert!(delivered_set.is_disjoint(&bad));
+        prop_assert_eq!(delivered_set.len(), delivered.len());
+        let depth = (n as f64).log2().ceil() as usize;
+        prop_assert!(requests <= 1 + 2 * bad.len() * depth, "{} requests for n={} k={}", requests, n, bad.len());
+    }
 }

@@ -128,6 +128,7 @@ export function counters(stats) {
       counter("quarantined", "Quarantined", quarantined, byReason(stats.quarantined)),
       counter("held", "Held", held, byReason(stats.held)),
       counter("retried", "Retried", stats.retried),
+      counter("split", "Split", stats.split ?? 0),
       counter("replayed", "Replayed", stats.replayed)),
     el("p", { class: "meta" }, "Last success: ", el("span", { "data-stat": "last_success", text: when(stats.last_success_ms) }),
       " · Last error: ", el("span", { "data-stat": "last_error", text: lastError })));

@@ -51,8 +51,15 @@ pub struct DeliveryMessage {
     /// Times the message was held (paused connector, missing write key).
     #[serde(default)]
     pub held: u32,
+    /// How many times its events were split off a batch Segment refused (0: never).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub splits: u32,
     /// The events, in batch order.
     pub events: Vec<QueuedEvent>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Message format version.
@@ -67,6 +74,24 @@ impl DeliveryMessage {
     /// The queue body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a message always serialises")
+    }
+
+    /// The two halves of a message Segment refused as a whole (`None` for fewer than two
+    /// events): same connector, destination, region, reception time and counters, events in
+    /// order, `splits` one more.
+    pub fn halves(&self) -> Option<(Self, Self)> {
+        if self.events.len() < 2 {
+            return None;
+        }
+        let mut first = self.clone();
+        let second_events = first.events.split_off(self.events.len() / 2);
+        first.splits = self.splits.saturating_add(1);
+        let second = Self {
+            events: second_events,
+            ..first.clone()
+        };
+        first.events.shrink_to_fit();
+        Some((first, second))
     }
 
     /// The Segment request body for this attempt (`sentAt` = the attempt's time).
@@ -126,6 +151,7 @@ pub fn messages_for_events(
         received_ms,
         attempt: 0,
         held: 0,
+        splits: 0,
         events: Vec::new(),
     };
     let overhead = empty.to_json().len();
@@ -241,6 +267,44 @@ mod tests {
             assert!(g.iter().map(String::len).sum::<usize>() <= MAX_SEND_BATCH_BYTES);
         }
         assert!(send_groups(&[]).is_empty());
+    }
+
+    #[test]
+    fn halves_keep_every_event_once_in_order() {
+        for n in [0, 1, 2, 3, 100] {
+            let b = batch(n.max(1), 3);
+            let mut m = DeliveryMessage::from_json(&messages_for_batch("acme", &b, 42)[0]).unwrap();
+            m.events.truncate(n);
+            m.attempt = 2;
+            let Some((a, z)) = m.halves() else {
+                assert!(n < 2, "{n} events must split");
+                continue;
+            };
+            assert_eq!((a.events.len(), z.events.len()), (n / 2, n - n / 2));
+            let ids: Vec<&str> = a
+                .events
+                .iter()
+                .chain(&z.events)
+                .map(|e| e.message_id.as_str())
+                .collect();
+            let orig: Vec<&str> = m.events.iter().map(|e| e.message_id.as_str()).collect();
+            assert_eq!(ids, orig);
+            for h in [&a, &z] {
+                assert_eq!((h.splits, h.attempt, h.received_ms), (1, 2, 42));
+                assert_eq!(
+                    (h.connector.as_str(), h.destination.as_str()),
+                    ("acme", "main")
+                );
+                let back = DeliveryMessage::from_json(&h.to_json()).unwrap();
+                assert_eq!(back.splits, 1);
+            }
+        }
+        let b = batch(1, 3);
+        let body = &messages_for_batch("acme", &b, 1)[0];
+        assert!(
+            !body.contains("splits"),
+            "an unsplit message keeps the original format"
+        );
     }
 
     #[test]

@@ -120,6 +120,13 @@ pub enum AfterSend {
         /// Wait before the next attempt (≤ [`MAX_QUEUE_DELAY`]).
         delay: Duration,
     },
+    /// Segment refused a batch of several events as a whole (400, 413): one bad event is
+    /// enough for that. Send the two halves again as separate messages, so the refusal narrows
+    /// down to the events Segment refuses on their own and the others are delivered.
+    Split {
+        /// Segment's status.
+        status: u16,
+    },
     /// Segment refused the batch for good: quarantine it with the answer.
     Rejected {
         /// Segment's status.
@@ -139,8 +146,18 @@ pub fn after_send(
         Decision::Retry { delay } => AfterSend::Retry {
             delay: delay.min(MAX_QUEUE_DELAY),
         },
+        Decision::Permanent { status } if splits(status) && msg.events.len() > 1 => {
+            AfterSend::Split { status }
+        }
         Decision::Permanent { status } => AfterSend::Rejected { status },
     }
+}
+
+/// Whether Segment's permanent answer may be about some of the batch's events only: 400
+/// (invalid JSON, an event it cannot take) or 413 (request too large). Other permanent answers
+/// (401, 403, 404, 501, 505) concern the request as a whole, and splitting would only repeat them.
+pub fn splits(status: u16) -> bool {
+    matches!(status, 400 | 413)
 }
 
 #[cfg(test)]
@@ -157,6 +174,7 @@ mod tests {
             received_ms,
             attempt: 0,
             held,
+            splits: 0,
             events: Vec::new(),
         }
     }
@@ -245,6 +263,48 @@ mod tests {
         assert!(hold_delay(40, &p, 3) >= MAX_HOLD_DELAY / 2);
     }
 
+    fn with_events(n: usize) -> DeliveryMessage {
+        let mut m = msg(0, 0);
+        m.events = (0..n)
+            .map(|i| crate::delivery::QueuedEvent {
+                event_id: format!("e{i}"),
+                event_type: "t".into(),
+                message_id: format!("m{i}"),
+                json: serde_json::value::RawValue::from_string(format!(r#"{{"i":{i}}}"#)).unwrap(),
+            })
+            .collect();
+        m
+    }
+
+    #[test]
+    fn refused_batches_split_down_to_single_events() {
+        let p = RetryPolicy::default();
+        let status = |code| AttemptResult::Status {
+            code,
+            retry_after: None,
+        };
+        let two = with_events(2);
+        let one = with_events(1);
+        for code in [400, 413] {
+            assert_eq!(
+                after_send(&two, status(code), &p, 1),
+                AfterSend::Split { status: code }
+            );
+            assert_eq!(
+                after_send(&one, status(code), &p, 1),
+                AfterSend::Rejected { status: code },
+                "a single refused event is quarantined"
+            );
+        }
+        for code in [401, 403, 404, 422, 501, 505] {
+            assert_eq!(
+                after_send(&two, status(code), &p, 1),
+                AfterSend::Rejected { status: code },
+                "{code} concerns the whole request"
+            );
+        }
+    }
+
     #[test]
     fn send_results() {
         let p = RetryPolicy::default();
@@ -256,7 +316,8 @@ mod tests {
         assert_eq!(after_send(&m, status(200), &p, 1), AfterSend::Delivered);
         assert_eq!(
             after_send(&m, status(400), &p, 1),
-            AfterSend::Rejected { status: 400 }
+            AfterSend::Rejected { status: 400 },
+            "an empty message has nothing to split"
         );
         assert!(matches!(
             after_send(&m, AttemptResult::Timeout, &p, 1),

@@ -60,6 +60,11 @@ pub struct Stats {
     /// Events re-enqueued after a transient Segment failure.
     #[serde(default)]
     pub retried: u64,
+    /// Events re-enqueued in two smaller messages because Segment refused their batch as a
+    /// whole (400, 413): counted once per split, so an event isolated from a batch of 100 counts
+    /// up to 7 times.
+    #[serde(default)]
+    pub split: u64,
     /// Events re-enqueued because they could not be sent (paused, missing write key), by reason.
     #[serde(default)]
     pub held: BTreeMap<String, u64>,
@@ -96,6 +101,7 @@ impl Stats {
         add_map(&mut self.quarantined, &delta.quarantined);
         self.delivered += delta.delivered;
         self.retried += delta.retried;
+        self.split += delta.split;
         add_map(&mut self.held, &delta.held);
         self.replayed += delta.replayed;
         self.last_success_ms = self.last_success_ms.max(delta.last_success_ms);

@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use crate::config::{ConfigError, Region};
-use crate::retry::{AttemptResult, Decision};
+use crate::delivery::AfterSend;
+use crate::retry::AttemptResult;
 
 use super::IngestSummary;
 
@@ -118,12 +119,13 @@ pub fn segment_failure_line(
     region: Region,
     events: usize,
     result: AttemptResult,
-    decision: Decision,
+    after: AfterSend,
 ) -> Option<String> {
-    let (level, outcome, retry_after_ms) = match decision {
-        Decision::Success => return None,
-        Decision::Retry { delay } => ("warn", "retry", Some(delay.as_millis() as u64)),
-        Decision::Permanent { .. } => ("error", "permanent", None),
+    let (level, outcome, retry_after_ms) = match after {
+        AfterSend::Delivered => return None,
+        AfterSend::Retry { delay } => ("warn", "retry", Some(delay.as_millis() as u64)),
+        AfterSend::Split { .. } => ("warn", "split", None),
+        AfterSend::Rejected { .. } => ("error", "permanent", None),
     };
     let (status, error) = match result {
         AttemptResult::Status { code, .. } => (Some(code), None),
@@ -230,13 +232,13 @@ mod tests {
                     code: 500,
                     retry_after: None,
                 },
-                Decision::Retry {
+                AfterSend::Retry {
                     delay: Duration::from_secs(2),
                 },
             ),
             (
                 AttemptResult::Timeout,
-                Decision::Retry {
+                AfterSend::Retry {
                     delay: Duration::from_millis(700),
                 },
             ),
@@ -245,7 +247,14 @@ mod tests {
                     code: 400,
                     retry_after: None,
                 },
-                Decision::Permanent { status: 400 },
+                AfterSend::Rejected { status: 400 },
+            ),
+            (
+                AttemptResult::Status {
+                    code: 400,
+                    retry_after: None,
+                },
+                AfterSend::Split { status: 400 },
             ),
         ] {
             let batch = &out.batches[0];
@@ -297,6 +306,8 @@ mod tests {
             code: 200,
             retry_after: None,
         };
-        assert!(segment_failure_line("a", "main", Region::Us, 1, ok, Decision::Success).is_none());
+        assert!(
+            segment_failure_line("a", "main", Region::Us, 1, ok, AfterSend::Delivered).is_none()
+        );
     }
 }

@@ -68,6 +68,12 @@ impl Tally {
         self.error(connector, "segment_unavailable", status, now_ms);
     }
 
+    /// `n` events go back to the queue in two halves after Segment refused their batch.
+    pub fn split(&mut self, connector: &str, n: usize, status: u16, now_ms: u64) {
+        self.of(connector).split += n as u64;
+        self.error(connector, "segment_rejected", Some(status), now_ms);
+    }
+
     /// `n` events are held for `reason`.
     pub fn held(&mut self, connector: &str, reason: HoldReason, n: usize, now_ms: u64) {
         *self
@@ -137,8 +143,12 @@ mod tests {
         t.held("b", HoldReason::Paused, 4, 12);
         t.quarantined("a", "segment_rejected", 1, Some(400), 13);
         t.replayed("a", 5);
+        t.split("c", 6, 413, 14);
         let a = &t.by_connector["a"];
         assert_eq!((a.delivered, a.retried, a.replayed), (3, 2, 5));
+        let c = &t.by_connector["c"];
+        assert_eq!(c.split, 6);
+        assert_eq!(c.last_error.as_ref().unwrap().status, Some(413));
         assert_eq!(a.last_success_ms, Some(10));
         assert_eq!(a.quarantined["segment_rejected"], 1);
         let e = a.last_error.as_ref().unwrap();

@@ -133,10 +133,12 @@ async fn deliver_one(env: &Env, body: &str, now: u64, tally: &mut Tally) -> Fate
                     }
                     fate
                 }
+                AfterSend::Split { status } => split(env, &msg, status, now, tally).await,
                 AfterSend::Rejected { status } => {
-                    let detail = http::segment_answer_detail(
+                    let detail = http::rejected_detail(
                         status,
                         attempt.answer.as_deref().unwrap_or(""),
+                        msg.splits,
                     );
                     let reason = DeliveryReason::SegmentRejected;
                     quarantine_msg(env, &msg, reason, Some(status), &detail, now, tally).await
@@ -170,20 +172,36 @@ async fn send(
 }
 
 fn log_failure(msg: &DeliveryMessage, result: AttemptResult, outcome: AfterSend) {
-    let decision = match outcome {
-        AfterSend::Delivered => return,
-        AfterSend::Retry { delay } => crate::retry::Decision::Retry { delay },
-        AfterSend::Rejected { status } => crate::retry::Decision::Permanent { status },
-    };
     if let Some(line) = http::segment_failure_line(
         &msg.connector,
         &msg.destination,
         msg.region,
         msg.events.len(),
         result,
-        decision,
+        outcome,
     ) {
         console_log!("{line}");
+    }
+}
+
+/// Sends the two halves of a message Segment refused as a whole back to the queue, at once and
+/// in one `sendBatch`: either both are queued (ack) or neither (platform retry).
+async fn split(env: &Env, msg: &DeliveryMessage, status: u16, now: u64, tally: &mut Tally) -> Fate {
+    let Some((a, b)) = msg.halves() else {
+        return Fate::Retry; // unreachable: Split implies two events or more
+    };
+    match delivery_queue::send_all(env, &[a.to_json(), b.to_json()]).await {
+        Ok(()) => {
+            tally.split(&msg.connector, msg.events.len(), status, now);
+            Fate::Ack
+        }
+        Err(_) => {
+            console_log!(
+                "{}",
+                http::platform_failure_line(&msg.connector, "queue_send")
+            );
+            Fate::Retry
+        }
     }
 }
 

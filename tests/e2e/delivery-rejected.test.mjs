@@ -1,10 +1,12 @@
-// A permanent Segment refusal (400) never drops events: the message goes to R2 quarantine with
-// reason `segment_rejected` and Segment's status; a replay delivers it with the same messageIds,
-// so replaying twice gives Segment duplicates it dedupes, never new events.
+// A permanent Segment refusal never drops events. One that concerns the whole request (404 here)
+// sends the message to R2 quarantine with reason `segment_rejected` and Segment's status; a
+// replay delivers it with the same messageIds, so replaying twice gives Segment duplicates it
+// dedupes, never new events. A 400 on a batch is split down to the events Segment refuses on
+// their own: only those are quarantined.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { connectorConfig, newToken, newWriteKey } from "./harness.mjs";
+import { brazeEvent, connectorConfig, newToken, newWriteKey } from "./harness.mjs";
 import {
   admin,
   assertExactlyDelivered,
@@ -31,8 +33,8 @@ after(() => h?.close());
 
 const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
-test("Segment 400 → quarantined segment_rejected with status; replay delivers once; replaying again adds no new messageId", async () => {
-  h.sink.setFaults({ next: [400] });
+test("Segment 404 → quarantined segment_rejected with status; replay delivers once; replaying again adds no new messageId", async () => {
+  h.sink.setFaults({ next: [404] });
   const list = events("r", N);
   const ours = new Set(list.map((e) => e.id));
   const res = await h.post(C, { events: list }, { token });
@@ -48,7 +50,7 @@ test("Segment 400 → quarantined segment_rejected with status; replay delivers 
     { timeoutMs: 20_000, what: "a segment_rejected quarantine object", describe: () => stats(h, C) },
   );
   h.sink.setFaults(null);
-  assert.equal(h.sink.stats().faults["400"], 1, "the 400 was answered");
+  assert.equal(h.sink.stats().faults["404"], 1, "the 404 was answered");
   assert.equal(h.sink.stats().accepted_events, 0, "nothing delivered");
   assert.deepEqual(entry.reasons, { segment_rejected: N });
   assert.equal(entry.connector, C);
@@ -59,7 +61,7 @@ test("Segment 400 → quarantined segment_rejected with status; replay delivers 
   const doc = obj.json;
   assert.equal(doc.connector, C);
   assert.deepEqual(doc.reasons, { segment_rejected: N });
-  assert.equal(doc.segment.status, 400, JSON.stringify(doc.segment));
+  assert.equal(doc.segment.status, 404, JSON.stringify(doc.segment));
   assert.equal(doc.segment.destination, "main");
   assert.equal(doc.segment.region, "us");
   assert.equal(doc.events.length, N);
@@ -79,7 +81,7 @@ test("Segment 400 → quarantined segment_rejected with status; replay delivers 
     received: N, accepted: N, filtered: {}, quarantined: { segment_rejected: N }, delivered: 0, replayed: 0,
   });
   assert.equal(s.last_error?.code, "segment_rejected", JSON.stringify(s.last_error));
-  assert.equal(s.last_error?.status, 400, JSON.stringify(s.last_error));
+  assert.equal(s.last_error?.status, 404, JSON.stringify(s.last_error));
 
   // First replay: delivered once, with the stored messageIds.
   let answer = await replay(h, { key: entry.key });
@@ -129,3 +131,71 @@ test("replay of an unknown key or connector is refused, not a silent no-op", asy
   assert.equal(noAuth.status, 401, "the admin API without its token");
   await noAuth.text();
 });
+
+test("one event Segment refuses in a batch of 40: the batch is split down to it, the 38 others are delivered, only the 2 refused are quarantined", async () => {
+  h.sink.reset();
+  const C2 = "rejected-split";
+  const token2 = newToken();
+  await h.putConnector(C2, connectorConfig(token2, writeKey));
+  const marker = `poison${Date.now().toString(36)}`;
+  const bad = new Set([5, 31]);
+  const list = Array.from({ length: N }, (_, i) => brazeEvent(bad.has(i) ? `${marker}-${i}` : `split-${i}`));
+  const badIds = new Set(list.filter((_, i) => bad.has(i)).map((e) => e.id));
+  const goodIds = new Set(list.filter((_, i) => !bad.has(i)).map((e) => e.id));
+  // The sink refuses, with 400, any batch holding an event that carries the marker (its userId).
+  h.sink.setFaults({ poison: marker });
+
+  const res = await h.post(C2, { events: list }, { token: token2 });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.accepted, N, res.text);
+  assert.equal(res.json.messages, 1, res.text);
+
+  const objs = await waitUntil(
+    async () => {
+      const o = await listQuarantine(h, C2, "segment_rejected");
+      return o.length >= bad.size && h.sink.stats().accepted_events >= goodIds.size ? o : null;
+    },
+    { timeoutMs: 30_000, what: "2 isolated events in quarantine and 38 at the sink", describe: () => h.sink.stats() },
+  );
+  await settle(500);
+  // Every good event exactly once; no refused event reached the sink.
+  assertExactlyDelivered(h.sink, goodIds, "after the split:");
+  assert.equal(objs.length, bad.size, `one object per refused event: ${JSON.stringify(objs)}`);
+  const quarantinedIds = new Set();
+  for (const entry of objs) {
+    assert.deepEqual(entry.reasons, { segment_rejected: 1 });
+    const obj = await admin(h, "GET", `/admin/quarantine/object?key=${encodeURIComponent(entry.key)}`);
+    assert.equal(obj.status, 200, obj.text);
+    assert.equal(obj.json.segment.status, 400);
+    assert.equal(obj.json.events.length, 1);
+    const [e] = obj.json.events;
+    assert.match(e.detail, /poisoned_event/, e.detail);
+    assert.match(e.detail, /refused on its own, after [1-9]\d* split\(s\)/, e.detail);
+    quarantinedIds.add(e.event_id);
+  }
+  assert.deepEqual(quarantinedIds, badIds, "exactly the refused events are quarantined");
+
+  // Bisection, not one request per event: a refused batch splits only where a refused event is.
+  const sink = h.sink.stats();
+  const splitting = sink.rejected.poisoned_event - bad.size; // refused batches of 2+ events
+  assert.ok(splitting >= 1, JSON.stringify(sink.rejected));
+  assert.equal(sink.requests, 1 + 2 * splitting, "each refused batch of 2+ comes back as two halves");
+  assert.ok(sink.requests <= 1 + 2 * bad.size * Math.ceil(Math.log2(N)), `too many requests: ${sink.requests}`);
+
+  const s = await stats(h, C2);
+  assert.deepEqual(countsOf(s), {
+    received: N, accepted: N, filtered: {}, quarantined: { segment_rejected: bad.size }, delivered: goodIds.size, replayed: 0,
+  });
+  assert.ok(s.split >= N, `every event was split at least once: ${s.split}`);
+
+  // Still refused on replay while Segment refuses them; delivered once it takes them.
+  h.sink.setFaults(null);
+  const answer = await replay(h, { connector: C2 });
+  assert.equal(answer.requeued, bad.size, JSON.stringify(answer));
+  await waitUntil(() => h.sink.stats().accepted_events >= N, {
+    timeoutMs: 20_000, what: "the replayed events at the sink", describe: () => h.sink.stats(),
+  });
+  await settle(500);
+  assertExactlyDelivered(h.sink, new Set(list.map((e) => e.id)), "after the replay:");
+});
+

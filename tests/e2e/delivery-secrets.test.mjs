@@ -31,8 +31,8 @@ test("queue bodies, quarantine objects, admin answers and logs carry no write ke
   await h.putConnector("sec", config);
   await h.putConnector("sec-paused", { ...config, paused: true });
 
-  // sec: the first send gets 503 (retry), the retry gets 400 (quarantine), then a replay.
-  h.sink.setFaults({ next: ["503", "400"], retryAfter: 1 });
+  // sec: the first send gets 503 (retry), the retry gets 404 (quarantine), then a replay.
+  h.sink.setFaults({ next: ["503", "404"], retryAfter: 1 });
   const a = await h.post("sec", { events: [personal("s1"), personal("s2"), personal("s3")] }, { token });
   assert.equal(a.status, 200, a.text);
   const b = await h.post("sec-paused", { events: [personal("s4"), personal("s5")] }, { token });

@@ -101,11 +101,14 @@ test("a clean batch writes no quarantine object", async () => {
   assert.deepEqual(await h.quarantineObjects("quarantine/clean/"), []);
 });
 
-test("a batch Segment refuses for good (400) is quarantined, not lost and not retried", async () => {
+test("events Segment refuses for good (400) are quarantined one by one, not lost and not retried", async () => {
   await h.putConnector("refused", connectorConfig(token, writeKey));
-  const events = [brazeEvent("rf1"), brazeEvent("rf2")];
+  // The sink refuses (400) every batch holding one of these events, as Segment refuses a batch
+  // with an event it cannot take: the pair is split, then each event is refused on its own.
+  const marker = `refuse${Date.now().toString(36)}`;
+  const events = [brazeEvent(`${marker}-rf1`), brazeEvent(`${marker}-rf2`)];
   const acceptedBefore = h.sink.stats().accepted_events;
-  h.sink.setFaults({ next: [400] });
+  h.sink.setFaults({ poison: marker });
   let res;
   let objects;
   try {
@@ -122,26 +125,31 @@ test("a batch Segment refuses for good (400) is quarantined, not lost and not re
     });
     objects = await h.waitFor(async () => {
       const list = await h.quarantineObjects("quarantine/refused/");
-      return list.length > 0 && list;
-    }, { message: "no quarantine object for the refused batch" });
+      return list.length >= 2 && list;
+    }, { message: "no quarantine objects for the refused events" });
   } finally {
     h.sink.setFaults(null);
   }
-  assert.equal(objects.length, 1);
-  const { doc } = objects[0];
-  assert.deepEqual(doc.reasons, { segment_rejected: 2 });
-  assert.equal(doc.segment.status, 400);
-  assert.equal(doc.segment.destination, "main");
-  assert.deepEqual(doc.events.map((e) => e.event_id).sort(), ["rf1", "rf2"]);
-  for (const e of doc.events) {
+  assert.equal(objects.length, 2, "one object per refused event");
+  const ids = [];
+  for (const { doc } of objects) {
+    assert.deepEqual(doc.reasons, { segment_rejected: 1 });
+    assert.equal(doc.segment.status, 400);
+    assert.equal(doc.segment.destination, "main");
+    assert.equal(doc.events.length, 1);
+    const [e] = doc.events;
+    ids.push(e.event_id);
     assert.equal(e.reason, "segment_rejected");
     assert.match(e.detail, /HTTP 400/);
+    assert.match(e.detail, /after 1 split\(s\)/);
     assert.equal(e.segment.messageId, e.message_id, "the translated call is kept for replay");
   }
+  assert.deepEqual(ids.sort(), events.map((e) => e.id).sort());
   const stats = await h.waitFor(async () => {
     const s = await h.stats("refused");
     return (s.quarantined?.segment_rejected ?? 0) >= 2 && s;
   }, { message: "stats" });
-  assert.equal(stats.retried, 0, "a 400 is never retried");
-  assert.equal(h.sink.stats().accepted_events, acceptedBefore, "nothing delivered, nothing retried");
+  assert.equal(stats.retried, 0, "a 400 is never retried as is");
+  assert.equal(stats.split, 2, "the pair was split once");
+  assert.equal(h.sink.stats().accepted_events, acceptedBefore, "nothing delivered");
 });
