@@ -113,6 +113,9 @@ export async function readAnswer(res) {
  * Miniflare options of the relay Worker as wrangler.toml declares it (KV, R2, Queues with the
  * dead-letter queue, the stats Durable Object, assets), its Segment URLs pointed at `sink`.
  * `deliveryProducerQueue` lets a test put a spy between the producer and the consumer.
+ * `wrappedBindings` (Miniflare's, {name: designator}) replaces the relay's own `DELIVERY` or
+ * `QUARANTINE` binding by a wrapper (platform-faults.test.mjs); a wrapped `QUARANTINE` leaves the
+ * real bucket bound as `QUARANTINE_UNWRAPPED`, which only the test reads.
  */
 export function relayWorkerOptions({
   sink,
@@ -121,7 +124,9 @@ export function relayWorkerOptions({
   bindings = {},
   deliveryProducerQueue = DELIVERY_QUEUE,
   withAssets = true,
+  wrappedBindings = {},
 }) {
+  const wrapped = (name) => Object.hasOwn(wrappedBindings, name);
   return {
     scriptPath: SHIM,
     // Module names are relative to this root, and workerd refuses names with "..": the root
@@ -134,8 +139,9 @@ export function relayWorkerOptions({
     ],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ["CONFIG"],
-    r2Buckets: ["QUARANTINE"],
-    queueProducers: { DELIVERY: deliveryProducerQueue },
+    r2Buckets: wrapped("QUARANTINE") ? { QUARANTINE_UNWRAPPED: "QUARANTINE" } : ["QUARANTINE"],
+    queueProducers: wrapped("DELIVERY") ? {} : { DELIVERY: deliveryProducerQueue },
+    ...(Object.keys(wrappedBindings).length > 0 ? { wrappedBindings } : {}),
     queueConsumers: {
       [DELIVERY_QUEUE]: {
         maxBatchSize: 10,
@@ -180,6 +186,8 @@ export function relayWorkerOptions({
  * knows; `segmentTimeoutMs` is the Worker's SEGMENT_TIMEOUT_MS; `bindings` adds or overrides
  * Worker bindings (e.g. `{ADMIN_TOKEN: ""}`). `batchTimeoutS` is the queue consumers' batch
  * timeout: 0.1 s keeps the tests quick; benchmarks pass 1, wrangler.toml's production value.
+ * `workers` (more Miniflare worker definitions) and `wrappedBindings` (see `relayWorkerOptions`)
+ * run the relay as the first of several Workers, e.g. behind fault-injecting wrappers.
  * Returns helpers; call `close()` in `after`.
  */
 export async function startHarness({
@@ -188,14 +196,17 @@ export async function startHarness({
   segmentTimeoutMs = 2000,
   bindings = {},
   batchTimeoutS = 0.1,
+  workers = [],
+  wrappedBindings = {},
 } = {}) {
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true, ...sinkOptions });
   const logs = [];
+  const relay = relayWorkerOptions({ sink, segmentTimeoutMs, batchTimeoutS, bindings, wrappedBindings });
   let mf;
   try {
     mf = new Miniflare({
-      ...relayWorkerOptions({ sink, segmentTimeoutMs, batchTimeoutS, bindings }),
+      ...(workers.length > 0 ? { workers: [{ name: "currents-relay", ...relay }, ...workers] } : relay),
       // Every line the Worker logs (console.log → workerd's structured logs) is kept for the
       // log-hygiene test; nothing is echoed to the test output.
       handleStructuredLogs: ({ level, message }) => {
@@ -208,7 +219,7 @@ export async function startHarness({
     throw e;
   }
   const kv = await mf.getKVNamespace("CONFIG");
-  const r2 = await mf.getR2Bucket("QUARANTINE");
+  const r2 = await mf.getR2Bucket(Object.hasOwn(wrappedBindings, "QUARANTINE") ? "QUARANTINE_UNWRAPPED" : "QUARANTINE");
 
   const h = {
     mf,
