@@ -71,6 +71,12 @@ pub const SEGMENT_EU_URL_VAR: &str = "SEGMENT_EU_URL";
 pub const CONFIG_CACHE_SECONDS_VAR: &str = "CONFIG_CACHE_SECONDS";
 /// Optional variable: timeout of one Segment request in milliseconds (default 10,000).
 pub const SEGMENT_TIMEOUT_MS_VAR: &str = "SEGMENT_TIMEOUT_MS";
+/// Optional variable: seconds before the platform redelivers a message whose fate could not be
+/// stored (queue or R2 refused); default [`PLATFORM_RETRY_SECONDS`].
+pub const PLATFORM_RETRY_SECONDS_VAR: &str = "PLATFORM_RETRY_SECONDS";
+/// Default platform-retry delay: with `max_retries = 5` and the dead-letter queue's 10, a
+/// message rides out about 15 minutes of R2 or queue failure before it can be lost.
+pub const PLATFORM_RETRY_SECONDS: u32 = 60;
 /// Queue producer binding of the delivery queue.
 pub const DELIVERY_BINDING: &str = "DELIVERY";
 /// The delivery queue's name (wrangler.toml).
@@ -102,6 +108,18 @@ pub fn segment_timeout_ms(var: Option<&str>) -> u32 {
     var.and_then(|v| v.trim().parse::<u32>().ok())
         .filter(|ms| *ms > 0)
         .unwrap_or(SEGMENT_TIMEOUT_MS)
+}
+
+/// Seconds before the platform redelivers a message whose fate could not be stored: the
+/// configured delay (`PLATFORM_RETRY_SECONDS`, 0 allowed), and never less than the delay the
+/// message was meant to wait (a backoff or `Retry-After` is not skipped because the re-enqueue
+/// failed), at most 12 hours (the queue's limit).
+pub fn platform_retry_seconds(var: Option<&str>, intended: std::time::Duration) -> u32 {
+    let base = var
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(PLATFORM_RETRY_SECONDS);
+    let intended = u32::try_from(intended.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+    base.max(intended).min(12 * 60 * 60)
 }
 
 /// Segment's answer body for a quarantine detail: at most [`MAX_SEGMENT_ANSWER_BYTES`], cut on a

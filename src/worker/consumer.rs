@@ -10,7 +10,9 @@
 
 use std::time::Duration;
 
-use ::worker::{Date, Env, MessageBatch, MessageExt, RawMessage, console_log};
+use ::worker::{
+    Date, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage, console_log,
+};
 
 use super::{clock, config_store, delivery_queue, quarantine_store, segment_client, stats_object};
 use crate::config::Region;
@@ -25,9 +27,15 @@ use crate::retry::{AttemptResult, RetryPolicy};
 enum Fate {
     /// Stored elsewhere or delivered: ack it.
     Ack,
-    /// Nothing stored it: let the platform retry it.
-    Retry,
+    /// Nothing stored it: let the platform redeliver it, not before `intended` (the wait the
+    /// message was meant to get) nor before `PLATFORM_RETRY_SECONDS`.
+    Retry { intended: Duration },
 }
+
+/// A platform retry with no wait of its own.
+const RETRY: Fate = Fate::Retry {
+    intended: Duration::ZERO,
+};
 
 /// Handles one batch from either queue.
 pub async fn handle(batch: MessageBatch<String>, env: Env) {
@@ -47,7 +55,16 @@ pub async fn handle(batch: MessageBatch<String>, env: Env) {
         };
         match fate {
             Fate::Ack => message.ack(),
-            Fate::Retry => message.retry(),
+            Fate::Retry { intended } => {
+                let var = env.var(http::PLATFORM_RETRY_SECONDS_VAR).ok();
+                let secs =
+                    http::platform_retry_seconds(var.map(|v| v.to_string()).as_deref(), intended);
+                message.retry_with_options(
+                    &QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(secs)
+                        .build(),
+                );
+            }
         }
     }
     for (connector, delta) in &tally.by_connector {
@@ -110,7 +127,7 @@ async fn deliver_one(env: &Env, body: &str, now: u64, tally: &mut Tally) -> Fate
         }
         Step::Send => {
             let Ok(dest) = hold else {
-                return Fate::Retry; // unreachable: Send implies a destination
+                return RETRY; // unreachable: Send implies a destination
             };
             let attempt = send(env, &msg, &dest.write_key, now).await;
             let outcome = after_send(&msg, attempt.result, &policy, seed);
@@ -188,7 +205,7 @@ fn log_failure(msg: &DeliveryMessage, result: AttemptResult, outcome: AfterSend)
 /// in one `sendBatch`: either both are queued (ack) or neither (platform retry).
 async fn split(env: &Env, msg: &DeliveryMessage, status: u16, now: u64, tally: &mut Tally) -> Fate {
     let Some((a, b)) = msg.halves() else {
-        return Fate::Retry; // unreachable: Split implies two events or more
+        return RETRY; // unreachable: Split implies two events or more
     };
     match delivery_queue::send_all(env, &[a.to_json(), b.to_json()]).await {
         Ok(()) => {
@@ -200,7 +217,7 @@ async fn split(env: &Env, msg: &DeliveryMessage, status: u16, now: u64, tally: &
                 "{}",
                 http::platform_failure_line(&msg.connector, "queue_send")
             );
-            Fate::Retry
+            RETRY
         }
     }
 }
@@ -215,7 +232,7 @@ async fn requeue(env: &Env, msg: &DeliveryMessage, delay: Duration) -> Fate {
                 "{}",
                 http::platform_failure_line(&msg.connector, "queue_send")
             );
-            Fate::Retry
+            Fate::Retry { intended: delay }
         }
     }
 }
@@ -249,7 +266,7 @@ async fn store(
             }
             Fate::Ack
         }
-        Err(Problem::StorageUnavailable) | Err(_) => Fate::Retry,
+        Err(Problem::StorageUnavailable) | Err(_) => RETRY,
     }
 }
 

@@ -44,7 +44,6 @@ pub async fn handle(
         batches: outcome.batches.len(),
         messages: bodies.len(),
     };
-    log.counts = summary;
     if !outcome.quarantined.is_empty() {
         let doc = QuarantineDoc::from_rejected(
             connector,
@@ -55,8 +54,16 @@ pub async fn handle(
     }
     if delivery_queue::send_all(env, &bodies).await.is_err() {
         ::worker::console_log!("{}", http::platform_failure_line(connector, "queue_send"));
+        // Nothing is accepted: Braze resends the whole batch.
+        log.counts = IngestSummary {
+            accepted: 0,
+            batches: 0,
+            messages: 0,
+            ..summary
+        };
         return Err(Problem::QueueUnavailable);
     }
+    log.counts = summary;
     if summary.received > 0 {
         let delta = http::ingest_delta(&outcome, &[], now_ms);
         let env = env.clone();

@@ -149,7 +149,7 @@ export function relayWorkerOptions({
         maxRetries: 5,
         deadLetterQueue: DEAD_LETTER_QUEUE,
       },
-      [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: batchTimeoutS },
+      [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: batchTimeoutS, maxRetries: 10 },
     },
     durableObjects: { STATS: "ConnectorStats" },
     // The page, as wrangler.toml [assets] serves it: API paths go to the Worker first, other
@@ -174,6 +174,9 @@ export function relayWorkerOptions({
       ADMIN_TOKEN,
       CONFIG_CACHE_SECONDS: "0",
       SEGMENT_TIMEOUT_MS: String(segmentTimeoutMs),
+      // A platform retry (fate not stored) comes back at once, unless the message was meant to
+      // wait (platform-faults.test.mjs checks that wait); production waits 60 s (wrangler.toml).
+      PLATFORM_RETRY_SECONDS: "0",
       TEST_HOOKS: "1",
       ...bindings,
     },
