@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the build tools the Worker and the browser package need, outside the checkout,
-# and skips every step whose result is already there (a second run costs seconds).
+# and skips every step whose result is already there (a second run costs seconds): the rustup
+# target wasm32-unknown-unknown and wasm-bindgen-cli (the one tool compiled from crates.io;
+# scripts/build.sh does worker-build's other steps itself, so a fresh machine compiles ~285 s less).
 # Versions: see docs/TOOLCHAIN notes in README ("Toolchain").
 set -euo pipefail
 
 TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
-WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_VERSION="0.2.130"
 mkdir -p "$TOOLS_DIR"
-# One target dir for both installs: they share most dependencies, which then compile once.
+# Outside the project's target dir, and removed after the install.
 export CARGO_TARGET_DIR="$TOOLS_DIR/target"
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }
@@ -21,11 +22,6 @@ fi
 have_version() { # binary, expected version substring
   [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$2"
 }
-
-if ! have_version "$TOOLS_DIR/bin/worker-build" "$WORKER_BUILD_VERSION"; then
-  log "installing worker-build $WORKER_BUILD_VERSION"
-  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --root "$TOOLS_DIR"
-fi
 
 if ! have_version "$TOOLS_DIR/bin/wasm-bindgen" "$WASM_BINDGEN_VERSION"; then
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
