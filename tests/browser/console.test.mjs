@@ -312,13 +312,13 @@ test("pause and resume", async () => {
 
 test("quarantine: list by reason, inspect one, replay one, replay all with a progress bar and totals", async () => {
   // One batch with a malformed event (no id) → a missing_id object at ingest; one batch Segment
-  // refuses (400) → a segment_rejected object that replay delivers.
+  // refuses as a whole (404) → a segment_rejected object that replay delivers.
   const bad = { event_type: "users.messages.email.Open", time: 1_767_225_600, user: { external_user_id: "u-1" } };
   const r1 = await sendBatch(Q_ID, Q_TOKEN, [brazeEvent("q-ok-1"), bad]);
   assert.equal(r1.json.quarantined, 1, r1.text);
-  // The good event must be delivered before Segment starts refusing, or the 400 would hit it.
+  // The good event must be delivered before Segment starts refusing, or the 404 would hit it.
   await waitFor(async () => (await h.stats(Q_ID)).delivered === 1, { message: "q-ok-1 delivered" });
-  h.sink.setFaults({ next: [400] });
+  h.sink.setFaults({ next: [404] });
   const r2 = await sendBatch(Q_ID, Q_TOKEN, [brazeEvent("q-rej-1"), brazeEvent("q-rej-2")]);
   assert.equal(r2.status, 200, r2.text);
   await waitFor(async () => (await h.admin("GET", `/admin/quarantine?connector=${Q_ID}&reason=segment_rejected`)).json.objects.length === 1,
