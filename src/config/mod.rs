@@ -261,8 +261,13 @@ impl ConfigError {
 impl ConnectorConfig {
     /// Parses and validates a KV document. Errors name the field.
     pub fn from_json(text: &str) -> Result<Self, Vec<ConfigError>> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let config: ConnectorConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            vec![ConfigError::at(
+                "",
+                crate::error::message_without_position(&e),
+            )]
+        })?;
+        let config: ConnectorConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
             let message = crate::error::message_without_position(e.inner());
             vec![ConfigError::at(
                 error_field(&e.path().to_string(), &message),

@@ -73,19 +73,51 @@ pub fn stored_json(config: &ConnectorConfig) -> Result<String, Problem> {
     serde_json::to_string(config).map_err(|_| Problem::Internal)
 }
 
+/// The body of the answers about one connector (serialised in this order, no map in between).
+#[derive(serde::Serialize)]
+struct ConnectorAnswer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+}
+
+impl ConnectorAnswer<'_> {
+    fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// `{"id", "config": <redacted view>}`.
 pub fn connector_json(id: &str, config: &ConnectorConfig) -> String {
-    json!({"id": id, "config": redacted_view(config)}).to_string()
+    ConnectorAnswer {
+        id: Some(id),
+        config: Some(redacted_view(config)),
+        token: None,
+    }
+    .json()
 }
 
 /// `{"id", "config": <redacted view>, "token"}`: the only answer (with rotate) holding a token.
 pub fn created_json(id: &str, config: &ConnectorConfig, token: &BearerToken) -> String {
-    json!({"id": id, "config": redacted_view(config), "token": token.expose()}).to_string()
+    ConnectorAnswer {
+        id: Some(id),
+        config: Some(redacted_view(config)),
+        token: Some(token.expose()),
+    }
+    .json()
 }
 
 /// `{"token"}`, after a rotation.
 pub fn rotated_json(token: &BearerToken) -> String {
-    json!({"token": token.expose()}).to_string()
+    ConnectorAnswer {
+        id: None,
+        config: None,
+        token: Some(token.expose()),
+    }
+    .json()
 }
 
 /// A connector's delivery health for the list: totals, not per-reason maps.

@@ -65,50 +65,80 @@ impl RequestLog {
 
     /// The JSON line.
     pub fn line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        to_line(self)
     }
 }
 
 /// `error` line for a connector whose KV document fails to parse or validate: the offending
 /// field paths only. Messages are left out because serde quotes the offending value in them.
 pub fn config_error_line(connector: &str, errors: &[ConfigError]) -> String {
-    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-    serde_json::json!({
-        "level": "error",
-        "event": "connector_misconfigured",
-        "connector": connector,
-        "fields": fields,
+    #[derive(Serialize)]
+    struct Line<'a> {
+        level: &'static str,
+        event: &'static str,
+        connector: &'a str,
+        fields: Vec<&'a str>,
+    }
+    to_line(&Line {
+        level: "error",
+        event: "connector_misconfigured",
+        connector,
+        fields: errors.iter().map(|e| e.field.as_str()).collect(),
     })
-    .to_string()
+}
+
+/// One JSON line. The log structs (here, not `json!`) serialise in field order, without an
+/// intermediate map.
+fn to_line(line: &impl Serialize) -> String {
+    serde_json::to_string(line).unwrap_or_default()
 }
 
 /// `error` line for a failed platform call (`what`: `config_read`, `quarantine_write`, ...).
 pub fn platform_failure_line(connector: &str, what: &'static str) -> String {
-    serde_json::json!({
-        "level": "error",
-        "event": "platform_failure",
-        "connector": connector,
-        "what": what,
+    #[derive(Serialize)]
+    struct Line<'a> {
+        level: &'static str,
+        event: &'static str,
+        connector: &'a str,
+        what: &'static str,
+    }
+    to_line(&Line {
+        level: "error",
+        event: "platform_failure",
+        connector,
+        what,
     })
-    .to_string()
 }
 
 /// The line every queue-consumer invocation ends with: counts only.
 pub fn consumer_line(queue: &str, messages: usize, tally: &super::Tally, ms: u64) -> String {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        level: &'static str,
+        event: &'static str,
+        queue: &'a str,
+        messages: usize,
+        delivered: u64,
+        retried: u64,
+        split: u64,
+        held: u64,
+        quarantined: u64,
+        ms: u64,
+    }
     let sum =
         |f: fn(&crate::delivery::Stats) -> u64| -> u64 { tally.by_connector.values().map(f).sum() };
-    serde_json::json!({
-        "level": "info",
-        "event": "deliver",
-        "queue": queue,
-        "messages": messages,
-        "delivered": sum(|s| s.delivered),
-        "retried": sum(|s| s.retried),
-        "held": sum(|s| s.held.values().sum()),
-        "quarantined": sum(|s| s.quarantined_total()),
-        "ms": ms,
+    to_line(&Line {
+        level: "info",
+        event: "deliver",
+        queue,
+        messages,
+        delivered: sum(|s| s.delivered),
+        retried: sum(|s| s.retried),
+        split: sum(|s| s.split),
+        held: sum(|s| s.held.values().sum()),
+        quarantined: sum(|s| s.quarantined_total()),
+        ms,
     })
-    .to_string()
 }
 
 /// Line for a Segment batch that was not delivered: `warn` when it will be retried (through the
@@ -132,21 +162,31 @@ pub fn segment_failure_line(
         AttemptResult::NetworkError => (None, Some("network")),
         AttemptResult::Timeout => (None, Some("timeout")),
     };
-    Some(
-        serde_json::json!({
-            "level": level,
-            "event": "segment_failure",
-            "connector": connector,
-            "destination": destination,
-            "region": region.code(),
-            "events": events,
-            "status": status,
-            "error": error,
-            "outcome": outcome,
-            "retry_after_ms": retry_after_ms,
-        })
-        .to_string(),
-    )
+    #[derive(Serialize)]
+    struct Line<'a> {
+        level: &'static str,
+        event: &'static str,
+        connector: &'a str,
+        destination: &'a str,
+        region: &'static str,
+        events: usize,
+        status: Option<u16>,
+        error: Option<&'static str>,
+        outcome: &'static str,
+        retry_after_ms: Option<u64>,
+    }
+    Some(to_line(&Line {
+        level,
+        event: "segment_failure",
+        connector,
+        destination,
+        region: region.code(),
+        events,
+        status,
+        error,
+        outcome,
+        retry_after_ms,
+    }))
 }
 
 #[cfg(test)]

@@ -223,12 +223,18 @@ pub fn json_answer(status: u16, body: String) -> Answer {
 
 /// `GET /health`: `{"status":"ok","service":"currents-relay","version":"<crate version>"}`.
 pub fn health_answer() -> Answer {
-    let body = serde_json::json!({
-        "status": "ok",
-        "service": super::SERVICE,
-        "version": super::VERSION,
-    });
-    json_answer(200, body.to_string())
+    #[derive(serde::Serialize)]
+    struct Health {
+        status: &'static str,
+        service: &'static str,
+        version: &'static str,
+    }
+    let body = Health {
+        status: "ok",
+        service: super::SERVICE,
+        version: super::VERSION,
+    };
+    json_answer(200, serde_json::to_string(&body).unwrap_or_default())
 }
 
 #[cfg(test)]

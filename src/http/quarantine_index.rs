@@ -82,7 +82,11 @@ impl ListingEntry {
 
 /// The `GET /admin/quarantine` body.
 pub fn listing_json(entries: &[ListingEntry]) -> String {
-    serde_json::json!({ "objects": entries }).to_string()
+    #[derive(Serialize)]
+    struct Listing<'a> {
+        objects: &'a [ListingEntry],
+    }
+    serde_json::to_string(&Listing { objects: entries }).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -15,10 +15,7 @@ pub async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<Answer,
         .ok()
         .map(|v| v.to_string());
     if token.as_deref().is_none_or(|t| t.trim().is_empty()) {
-        console_log!(
-            "{}",
-            serde_json::json!({"level": "warn", "event": "admin_token_unset"})
-        );
+        console_log!(r#"{{"level":"warn","event":"admin_token_unset"}}"#);
     }
     let auth = req.headers().get("Authorization").ok().flatten();
     let path = req.path();
