@@ -27,6 +27,9 @@ pub enum HoldReason {
     ConnectorInvalid,
     /// The message's destination (and so its write key) is gone from the config.
     DestinationMissing,
+    /// The message had to go to quarantine, but R2 refused the write: it waits on the queue and
+    /// the consumer tries again, for as long as R2 is down.
+    QuarantineUnavailable,
 }
 
 impl HoldReason {
@@ -37,6 +40,7 @@ impl HoldReason {
             Self::ConnectorMissing => "connector_missing",
             Self::ConnectorInvalid => "connector_invalid",
             Self::DestinationMissing => "destination_missing",
+            Self::QuarantineUnavailable => "quarantine_unavailable",
         }
     }
 }

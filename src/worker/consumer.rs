@@ -17,8 +17,8 @@ use ::worker::{
 use super::{clock, config_store, delivery_queue, quarantine_store, segment_client, stats_object};
 use crate::config::Region;
 use crate::delivery::{
-    AfterSend, DeliveryMessage, DeliveryReason, QuarantineDoc, QuarantineEntry, Step, after_send,
-    destination_for, plan, retention,
+    AfterSend, DeliveryMessage, DeliveryReason, HoldReason, QuarantineDoc, QuarantineEntry, Step,
+    after_send, destination_for, hold_delay, plan, retention,
 };
 use crate::http::{self, Problem, Tally};
 use crate::retry::{AttemptResult, RetryPolicy};
@@ -95,38 +95,30 @@ async fn deliver_one(env: &Env, body: &str, now: u64, tally: &mut Tally) -> Fate
         // A config that does not parse, or KV unreadable: hold (connector_invalid).
         Err(_) => Err(()),
     };
-    let hold = destination_for(config_ref, &msg);
+    let destination = destination_for(config_ref, &msg);
     let keep = retention(config_ref.ok().flatten());
     let policy = RetryPolicy::default();
     let seed = clock::random_u64();
-    match plan(&msg, hold.as_ref().err().copied(), keep, now, &policy, seed) {
+    match plan(
+        &msg,
+        destination.as_ref().err().copied(),
+        keep,
+        now,
+        &policy,
+        seed,
+    ) {
         Step::Expire => {
             let detail = format!(
                 "not delivered within the connector's retention ({} h)",
                 keep.as_secs() / 3600
             );
-            quarantine_msg(
-                env,
-                &msg,
-                DeliveryReason::RetentionExceeded,
-                None,
-                &detail,
-                now,
-                tally,
-            )
-            .await
+            let reason = DeliveryReason::RetentionExceeded;
+            let fate = quarantine_msg(env, &msg, reason, None, &detail, now, tally).await;
+            or_hold(env, &msg, fate, &policy, seed, now, tally).await
         }
-        Step::Hold { reason, delay } => {
-            let mut next = msg.clone();
-            next.held += 1;
-            let fate = requeue(env, &next, delay).await;
-            if matches!(fate, Fate::Ack) {
-                tally.held(&msg.connector, reason, msg.events.len(), now);
-            }
-            fate
-        }
+        Step::Hold { reason, delay } => hold(env, &msg, reason, delay, now, tally).await,
         Step::Send => {
-            let Ok(dest) = hold else {
+            let Ok(dest) = destination else {
                 return RETRY; // unreachable: Send implies a destination
             };
             let attempt = send(env, &msg, &dest.write_key, now).await;
@@ -158,9 +150,52 @@ async fn deliver_one(env: &Env, body: &str, now: u64, tally: &mut Tally) -> Fate
                         msg.splits,
                     );
                     let reason = DeliveryReason::SegmentRejected;
-                    quarantine_msg(env, &msg, reason, Some(status), &detail, now, tally).await
+                    let fate =
+                        quarantine_msg(env, &msg, reason, Some(status), &detail, now, tally).await;
+                    or_hold(env, &msg, fate, &policy, seed, now, tally).await
                 }
             }
+        }
+    }
+}
+
+/// Puts `msg` back on the queue to look again after `delay`, counted as held for `reason`.
+async fn hold(
+    env: &Env,
+    msg: &DeliveryMessage,
+    reason: HoldReason,
+    delay: Duration,
+    now: u64,
+    tally: &mut Tally,
+) -> Fate {
+    let mut next = msg.clone();
+    next.held += 1;
+    let fate = requeue(env, &next, delay).await;
+    if matches!(fate, Fate::Ack) {
+        tally.held(&msg.connector, reason, msg.events.len(), now);
+    }
+    fate
+}
+
+/// After a quarantine write: when R2 refused it, the message is held on the queue
+/// (`quarantine_unavailable`) and comes back to try again, so an R2 outage of any length loses
+/// nothing while the queue works; only when the queue refuses too is it left to the platform's
+/// retries (and then the dead-letter queue).
+async fn or_hold(
+    env: &Env,
+    msg: &DeliveryMessage,
+    fate: Fate,
+    policy: &RetryPolicy,
+    seed: u64,
+    now: u64,
+    tally: &mut Tally,
+) -> Fate {
+    match fate {
+        Fate::Ack => Fate::Ack,
+        Fate::Retry { .. } => {
+            let reason = HoldReason::QuarantineUnavailable;
+            let delay = hold_delay(msg.held, policy, seed);
+            hold(env, msg, reason, delay, now, tally).await
         }
     }
 }

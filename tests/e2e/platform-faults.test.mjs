@@ -8,7 +8,8 @@
 //
 // Covered here (docs/RELIABILITY.md): the queue refusing at ingest (whole and after a first
 // group), the queue refusing the consumer's re-enqueue, R2 refusing the consumer's quarantine
-// write, and the dead-letter path (R2 down for all of the delivery queue's attempts).
+// write (the message is held until R2 takes it), and the dead-letter path (R2 and the queue both
+// down for all of the delivery queue's attempts).
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -20,13 +21,11 @@ import {
   events,
   listQuarantine,
   replay,
-  setClockOffset,
   stats,
   total,
   waitUntil,
 } from "./delivery-helpers.mjs";
 
-const HOUR = 3_600_000;
 /** wrangler.toml / the harness: delivery attempts before the dead-letter queue = max_retries + 1. */
 const MAX_RETRIES = 5;
 
@@ -374,7 +373,7 @@ test("queue refuses the consumer's re-enqueue after a Segment 429 (Retry-After 3
   assert.deepEqual(await listQuarantine(h, id), []);
 });
 
-test("R2 refuses the consumer's quarantine writes (Segment 400): platform retries until R2 is back; every event quarantined segment_rejected once", async () => {
+test("R2 refuses the consumer's quarantine writes (Segment 400): the events are held (quarantine_unavailable) and tried again until R2 takes them; every event quarantined segment_rejected once", async () => {
   const { id, token } = C.r2;
   const N = 4;
   const K = 2; // R2 writes refused
@@ -406,9 +405,13 @@ test("R2 refuses the consumer's quarantine writes (Segment 400): platform retrie
   const refusedPuts = puts.filter((p) => p.refused);
   assert.equal(refusedPuts.length, K, `R2 refused ${K} writes: ${JSON.stringify(puts)}`);
   for (const p of puts) assert.deepEqual(Object.keys(p.reasons ?? {}), ["segment_rejected"], JSON.stringify(p));
-  // Every write attempt followed a Segment 400 of its own delivery attempt: the platform retried.
+  // Every write attempt followed a Segment 400 of its own delivery attempt: the held message came back.
   assert.ok(h.sink.stats().faults["400"] >= puts.length, `400s: ${h.sink.stats().faults["400"]}, writes: ${puts.length}`);
   assert.equal(platformFailures(id, "quarantine_write").length, K);
+  // Each refused write held its (single-event, after the split) message on the queue.
+  const held = (await stats(h, id)).held ?? {};
+  assert.deepEqual(held, { quarantine_unavailable: refusedPuts.reduce((n, p) => n + p.events, 0) }, JSON.stringify(held));
+  assert.equal(platformFailures(id, "queue_send").length, 0, "the queue took every hold");
 
   // Final place of every event: exactly one segment_rejected quarantine entry, nothing delivered.
   assert.deepEqual(new Set(places.keys()), ours, "only our events in this connector's quarantine");
@@ -425,28 +428,26 @@ test("R2 refuses the consumer's quarantine writes (Segment 400): platform retrie
   });
 });
 
-test("dead-letter path: R2 down for all delivery attempts → DLQ → quarantine dead_letter with every event; replay delivers each once", async () => {
-  const { id, token, writeKey } = C.dead;
+test("dead-letter path: R2 and the queue down for all delivery attempts → DLQ → quarantine dead_letter with every event; replay delivers each once", async () => {
+  const { id, token } = C.dead;
   const N = 7;
   const ATTEMPTS = MAX_RETRIES + 1;
   h.sink.reset();
   const list = events("dl", N);
   const ours = new Set(list.map((e) => e.id));
 
-  // The message must be quarantined without Segment: a paused connector holds it, then the
-  // clock passes its retention, so the consumer's fate is an R2 write (retention_exceeded).
-  // R2 refuses exactly as many writes as the delivery queue makes attempts; the dead-letter
-  // consumer's write is the next one.
-  await h.putConnector(id, connectorConfig(token, writeKey, { paused: true, retention_hours: 1 }));
+  // Segment refuses every request as a whole (404: no split), so each delivery attempt must
+  // quarantine the message. R2 refuses that write and the queue refuses the hold that would
+  // keep the message waiting for R2: the fate cannot be stored, the platform retries. Ingest
+  // uses sendBatch, which stays allowed; R2 and `send` refuse exactly as many calls as the
+  // delivery queue makes attempts, then the dead-letter consumer's write goes through.
+  h.sink.setFaults({ rate: 1, modes: ["404"] });
   plan.refuse({ kind: "r2", connector: id, times: ATTEMPTS });
+  plan.refuse({ kind: "queue", connector: id, op: "send", times: ATTEMPTS });
   try {
     const res = await h.post(id, { events: list }, { token });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.messages, 1, res.text);
-    await waitUntil(async () => ((await stats(h, id)).held?.paused ?? 0) >= N, {
-      timeoutMs: 15_000, what: "the message held (paused)", describe: () => stats(h, id),
-    });
-    await setClockOffset(h, 2 * HOUR);
 
     const dead = await waitUntil(
       async () => {
@@ -459,21 +460,27 @@ test("dead-letter path: R2 down for all delivery attempts → DLQ → quarantine
       timeoutMs: 10_000, what: "quarantined in the stats", describe: () => stats(h, id),
     });
     await settle(300);
+    h.sink.setFaults(null);
 
     // The writes, in order: every delivery attempt refused, then the dead-letter consumer's.
     const puts = plan.of(id, "r2");
     assert.deepEqual(
       puts.map((p) => [Object.keys(p.reasons ?? {}).join(","), p.events, p.refused]),
-      [...Array(ATTEMPTS).fill(["retention_exceeded", N, true]), ["dead_letter", N, false]],
+      [...Array(ATTEMPTS).fill(["segment_rejected", N, true]), ["dead_letter", N, false]],
       `R2 writes of ${id}`,
     );
+    const sends = plan.of(id, "queue").filter((c) => c.op === "send");
+    assert.equal(sends.length, ATTEMPTS, "one refused hold per attempt");
+    assert.ok(sends.every((c) => c.refused));
     assert.equal(platformFailures(id, "quarantine_write").length, ATTEMPTS);
+    assert.equal(platformFailures(id, "queue_send").length, ATTEMPTS);
+    assert.equal(h.sink.stats().faults["404"], ATTEMPTS, "one Segment request per delivery attempt");
 
     // One object, reason dead_letter, every event with its messageId and translated call.
     assert.equal(dead.length, 1, JSON.stringify(dead));
     assert.deepEqual(dead[0].reasons, { dead_letter: N });
     const objects = await h.quarantineObjects(`quarantine/${id}/`);
-    assert.equal(objects.length, 1, "no other object (no retention_exceeded copy)");
+    assert.equal(objects.length, 1, "no other object (no segment_rejected copy)");
     const { key, doc } = objects[0];
     assert.equal(key, dead[0].key);
     assert.equal(doc.connector, id);
@@ -486,15 +493,13 @@ test("dead-letter path: R2 down for all delivery attempts → DLQ → quarantine
       assert.match(e.message_id, /^crl-[0-9a-f]{64}$/);
       assert.equal(e.segment?.messageId, e.message_id);
     }
-    assert.equal(h.sink.stats().accepted_events, 0, "nothing reached Segment while paused");
+    assert.equal(h.sink.stats().accepted_events, 0, "Segment accepted nothing");
     let s = await stats(h, id);
     assert.deepEqual(countsOf(s), {
       received: N, accepted: N, filtered: {}, quarantined: { dead_letter: N }, delivered: 0, replayed: 0,
     });
 
-    // The operator resumes the connector and replays the object: each event once, same messageIds.
-    await setClockOffset(h, 0);
-    await h.putConnector(id, connectorConfig(token, writeKey));
+    // The operator replays the object: each event once, same messageIds.
     const answer = await replay(h, { key });
     assert.deepEqual(answer, { objects: 1, requeued: N, still_quarantined: 0, filtered: 0 });
     await waitUntil(() => h.sink.stats().accepted_events >= N, {
@@ -512,8 +517,8 @@ test("dead-letter path: R2 down for all delivery attempts → DLQ → quarantine
       received: N, accepted: N, filtered: {}, quarantined: { dead_letter: N }, delivered: N, replayed: N,
     });
   } finally {
+    h.sink.setFaults(null);
     plan.heal();
-    await setClockOffset(h, 0);
   }
 });
 
