@@ -232,6 +232,8 @@ test("stats: a batch sent with the connector's token shows in the counters and t
   assert.equal(await statNum("accepted"), s.accepted);
   assert.equal(await statNum("filtered"), sum(s.filtered));
   assert.equal(await statNum("quarantined"), sum(s.quarantined));
+  assert.equal(await statNum("retried"), s.retried ?? 0);
+  assert.equal(await statNum("split"), s.split ?? 0);
   assert.notEqual(await statText("last_success"), "never");
 
   const bars = await page.$$eval("#stats svg.chart rect", (rs) => rs.map((r) => ({
