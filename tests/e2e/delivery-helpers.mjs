@@ -3,7 +3,7 @@
 // Worker: events go through the built Worker, its Queue, Durable Object and R2 under Miniflare.
 
 import assert from "node:assert/strict";
-import { brazeEvent, startHarness } from "./harness.mjs";
+import { brazeEvent, startHarness, steadyProxy } from "./harness.mjs";
 
 /** Segment timeout the delivery tests give the Worker: a "hang" fault must outlast it. */
 export const SEGMENT_TIMEOUT_MS = 2000;
@@ -209,8 +209,8 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
     await sink.close();
     throw e;
   }
-  const kv = await mf.getKVNamespace("CONFIG", "currents-relay");
-  const r2 = await mf.getR2Bucket("QUARANTINE", "currents-relay");
+  const kv = steadyProxy(await mf.getKVNamespace("CONFIG", "currents-relay"));
+  const r2 = steadyProxy(await mf.getR2Bucket("QUARANTINE", "currents-relay"));
   const parse = readAnswer;
   return {
     mf,
