@@ -8,7 +8,9 @@
 //      of its events at the sink, without faults and with the sink failing 30 % of its requests
 //      (500, 503, 429 + Retry-After 1, hangs past the Worker's Segment timeout, dropped connections).
 //   3. Queue operations per 100 events in the fault run, from the ingest answers' `messages` and
-//      the connector's stats (`retried`, `held`).
+//      the connector's stats (`retried`, `held`, `split`).
+//   4. A refused event in every 100-event message (the sink's `poison` fault answers 400 to any
+//      batch holding one): the cost of bisecting down to it, in Segment requests and lag.
 //
 // Usage: node scripts/bench-delivery.mjs [--batches N] [--lag-batches N] [--warmup N]
 // Prints a markdown report for docs/BENCHMARKS.md.
@@ -98,6 +100,19 @@ async function ingestLatency(h, token, args) {
   return rows;
 }
 
+/** The event of each 100-event batch that the poison run marks for refusal. */
+const POISONED_INDEX = 37;
+const POISON = "bench-refused-event";
+
+/** `list` with event POISONED_INDEX of every body carrying the poison marker in a property. */
+function poisoned(list) {
+  return list.map((body) => {
+    const doc = JSON.parse(body);
+    doc.events[POISONED_INDEX].properties.campaign_name = POISON;
+    return JSON.stringify(doc);
+  });
+}
+
 async function lagRun(h, token, args, label, faults, pauseMs = 0) {
   const connector = `bench-lag-${label}`;
   await h.putConnector(connector, connectorConfig(token, h.writeKey, { paused: pauseMs > 0 }));
@@ -105,7 +120,9 @@ async function lagRun(h, token, args, label, faults, pauseMs = 0) {
   const startDistinct = before.distinct_message_ids;
   h.sink.setFaults(faults);
   const tag = `l${label}`;
-  const list = bodies(args.lagBatches, tag);
+  const poison = faults?.poison !== undefined;
+  const list = poison ? poisoned(bodies(args.lagBatches, tag)) : bodies(args.lagBatches, tag);
+  const refused = poison ? args.lagBatches : 0;
   const t0 = performance.now();
   const answers = await post(h, connector, token, list, 4);
   if (pauseMs > 0) {
@@ -113,7 +130,7 @@ async function lagRun(h, token, args, label, faults, pauseMs = 0) {
     await h.putConnector(connector, connectorConfig(token, h.writeKey));
   }
   const n = args.lagBatches * EVENTS_PER_BATCH;
-  await drained(h, startDistinct + n, 180_000);
+  await drained(h, startDistinct + n - refused, 180_000);
   const wallMs = performance.now() - t0;
   const sinkAfter = h.sink.stats();
   h.sink.setFaults(null);
@@ -136,10 +153,13 @@ async function lagRun(h, token, args, label, faults, pauseMs = 0) {
   const s = await waitUntil(
     async () => {
       const st = await stats(h, connector);
-      return st.delivered >= n ? st : null;
+      return st.delivered >= n - refused && total(st.quarantined) >= refused ? st : null;
     },
     { timeoutMs: 15_000, what: "stats.delivered", describe: () => stats(h, connector) },
   );
+  if (poison && (total(s.quarantined) !== refused || s.quarantined.segment_rejected !== refused)) {
+    throw new Error(`poison run: expected ${refused} segment_rejected, got ${JSON.stringify(s.quarantined)}`);
+  }
   const messages = answers.reduce((m, a) => m + (a.json?.messages ?? 0), 0);
   const held = total(s.held);
   const eventsPerMessage = n / messages;
@@ -147,7 +167,11 @@ async function lagRun(h, token, args, label, faults, pauseMs = 0) {
   const faultRequests = (sinkAfter.fault_requests ?? 0) - (before.fault_requests ?? 0);
   // Every message written is read once and acked once by the consumer; a retry or a hold is an
   // ack of the read message plus one new (delayed) message.
-  const rewrites = (s.retried + held) / eventsPerMessage;
+  // A split writes two messages for one read: as many new messages as events split / their size
+  // is not fixed, so count split writes from the requests instead: every request beyond the
+  // first of a message came from a split (no other faults in that run).
+  const splitWrites = poison ? (sinkAfter.requests - before.requests) - messages : 0;
+  const rewrites = (s.retried + held) / eventsPerMessage + splitWrites;
   const writes = messages + rewrites;
   const per100 = (v) => (v * 100) / n;
   return {
@@ -170,7 +194,9 @@ async function lagRun(h, token, args, label, faults, pauseMs = 0) {
       segmentRequestsPer100: per100(requests),
       faultRequests,
       delivered: s.delivered,
-      duplicates: s.delivered - n,
+      duplicates: s.delivered - (n - refused),
+      split: s.split ?? 0,
+      quarantined: total(s.quarantined),
     },
   };
 }
@@ -193,7 +219,8 @@ async function main() {
       seed: 1, // 23 faults in the first 65 requests, every mode 4-5 times
     });
     const paused = await lagRun(h, token, args, "paused", null, 10_000);
-    report(args, ingest, [clean, faulty, paused]);
+    const refused = await lagRun(h, token, args, "refused", { poison: POISON });
+    report(args, ingest, [clean, faulty, paused, refused]);
   } finally {
     await h.close();
   }
@@ -203,6 +230,7 @@ const LABELS = {
   clean: "no faults",
   faults: "30 % faults",
   paused: "paused 10 s, then resumed",
+  refused: "1 refused event per 100 (400 to any batch holding one)",
 };
 
 function report(args, ingest, lagRuns) {
@@ -224,12 +252,12 @@ function report(args, ingest, lagRuns) {
       `${secs(r.lag.max)} | ${secs(r.wallMs)} | ${r.failures} | ${f} |`);
   }
   console.log("\nQueue operations per 100 events:\n");
-  console.log("| sink | messages at ingest | events/message | retried events | held events | written / 100 ev | read / 100 ev | acked / 100 ev | Segment requests / 100 ev | delivered (dupes) |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| sink | messages at ingest | events/message | retried events | held events | split events | written / 100 ev | read / 100 ev | acked / 100 ev | Segment requests / 100 ev | delivered (dupes) | quarantined |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of lagRuns) {
     const o = r.ops;
-    console.log(`| ${LABELS[r.label]} | ${o.messages} | ${o.eventsPerMessage.toFixed(0)} | ${o.retried} | ${o.held} | ` +
-      `${o.writesPer100.toFixed(2)} | ${o.readsPer100.toFixed(2)} | ${o.acksPer100.toFixed(2)} | ${o.segmentRequestsPer100.toFixed(2)} | ${o.delivered} (${o.duplicates}) |`);
+    console.log(`| ${LABELS[r.label]} | ${o.messages} | ${o.eventsPerMessage.toFixed(0)} | ${o.retried} | ${o.held} | ${o.split} | ` +
+      `${o.writesPer100.toFixed(2)} | ${o.readsPer100.toFixed(2)} | ${o.acksPer100.toFixed(2)} | ${o.segmentRequestsPer100.toFixed(2)} | ${o.delivered} (${o.duplicates}) | ${o.quarantined} |`);
   }
 }
 
