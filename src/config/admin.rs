@@ -2,7 +2,7 @@
 //! their last four characters, no token hash), and updates in which write keys are write-only
 //! (an update that leaves a key out, or sends back its redacted form, keeps the stored key).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{ConfigError, ConnectorConfig, redact};
 
@@ -92,28 +92,46 @@ pub fn apply_update(
     ConnectorConfig::from_json(&Value::Object(std::mem::take(obj)).to_string())
 }
 
+/// One destination of a connector list row: its name, region and redacted write key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DestinationSummary {
+    /// The destination's name.
+    pub name: String,
+    /// Its Segment region.
+    pub region: super::RegionChoice,
+    /// The write key, redacted (`****` and its last 4 characters).
+    pub write_key: String,
+}
+
 /// A small summary for connector lists.
-pub fn summary(id: &str, config: &ConnectorConfig) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), id.into());
-    out.insert(
-        "description".into(),
-        config
-            .description
-            .clone()
-            .map_or(Value::Null, Value::String),
-    );
-    out.insert("paused".into(), config.paused.into());
-    out.insert(
-        "destinations".into(),
-        config
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectorSummary {
+    /// Connector id.
+    pub id: String,
+    /// The operator's description (`null` when none).
+    pub description: Option<String>,
+    /// Whether delivery is paused.
+    pub paused: bool,
+    /// The destinations, in name order.
+    pub destinations: Vec<DestinationSummary>,
+}
+
+/// The list summary of a connector (write keys redacted).
+pub fn summary(id: &str, config: &ConnectorConfig) -> ConnectorSummary {
+    ConnectorSummary {
+        id: id.to_owned(),
+        description: config.description.clone(),
+        paused: config.paused,
+        destinations: config
             .destinations
             .iter()
-            .map(|(name, d)| serde_json::json!({"name": name, "region": d.region, "write_key": d.write_key.redacted()}))
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    Value::Object(out)
+            .map(|(name, d)| DestinationSummary {
+                name: name.clone(),
+                region: d.region,
+                write_key: d.write_key.redacted(),
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -185,7 +203,7 @@ mod tests {
 
     #[test]
     fn summaries_are_redacted() {
-        let s = summary("acme", &existing());
+        let s = serde_json::to_value(summary("acme", &existing())).unwrap();
         assert_eq!(s["destinations"][0]["write_key"], "****9876");
         assert!(!s.to_string().contains("secret"));
     }

@@ -3,13 +3,13 @@
 //! The shell only reads and writes KV and the stats Durable Objects.
 
 use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::problem::Problem;
 use super::route::is_valid_connector_id;
-use crate::config::admin::{apply_update, redacted_view, summary};
+use crate::config::admin::{ConnectorSummary, apply_update, redacted_view, summary};
 use crate::config::{BearerToken, ConnectorConfig};
-use crate::delivery::Stats;
+use crate::delivery::{LastError, Stats};
 
 /// Random bytes in a new bearer token: 256 bits, as base64url (43 characters of Braze's token
 /// alphabet, no padding).
@@ -121,39 +121,77 @@ pub fn rotated_json(token: &BearerToken) -> String {
 }
 
 /// A connector's delivery health for the list: totals, not per-reason maps.
-pub fn health(stats: &Stats) -> Value {
-    json!({
-        "delivered": stats.delivered,
-        "quarantined": stats.quarantined.values().sum::<u64>(),
-        "held": stats.held.values().sum::<u64>(),
-        "last_success_ms": stats.last_success_ms,
-        "last_error": stats.last_error,
-    })
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// Events delivered.
+    pub delivered: u64,
+    /// Events quarantined, all reasons.
+    pub quarantined: u64,
+    /// Events held, all reasons (once per hold).
+    pub held: u64,
+    /// Last successful delivery (UNIX ms), `null` when none.
+    pub last_success_ms: Option<u64>,
+    /// Last error, `null` when none.
+    pub last_error: Option<LastError>,
 }
 
-/// One row of `GET /admin/connectors`. `config` is `None` when the stored document does not
-/// parse or validate (`misconfigured: true`, so the operator sees it and can delete it).
-pub fn list_row(id: &str, config: Option<&ConnectorConfig>, health: Option<Value>) -> Value {
-    let mut row = match config {
-        Some(c) => summary(id, c),
-        None => json!({"id": id, "description": null, "paused": false, "destinations": [],
-                       "misconfigured": true}),
-    };
-    if let Some(obj) = row.as_object_mut() {
-        obj.insert("health".into(), health.unwrap_or(Value::Null));
+/// The health totals of `stats`.
+pub fn health(stats: &Stats) -> Health {
+    Health {
+        delivered: stats.delivered,
+        quarantined: stats.quarantined.values().sum(),
+        held: stats.held.values().sum(),
+        last_success_ms: stats.last_success_ms,
+        last_error: stats.last_error.clone(),
     }
-    row
+}
+
+/// One row of `GET /admin/connectors`: the summary, `misconfigured: true` when the stored
+/// document does not parse or validate (so the operator sees it and can delete it), and the
+/// health (`null` when the stats cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListRow {
+    /// The connector's summary (empty but for the id when misconfigured).
+    #[serde(flatten)]
+    pub summary: ConnectorSummary,
+    /// Present (and `true`) only for a document that does not parse or validate.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub misconfigured: bool,
+    /// Delivery totals.
+    pub health: Option<Health>,
+}
+
+/// The row of connector `id`; `config` is `None` when its document is misconfigured.
+pub fn list_row(id: &str, config: Option<&ConnectorConfig>, health: Option<Health>) -> ListRow {
+    ListRow {
+        summary: config.map_or_else(
+            || ConnectorSummary {
+                id: id.to_owned(),
+                description: None,
+                paused: false,
+                destinations: Vec::new(),
+            },
+            |c| summary(id, c),
+        ),
+        misconfigured: config.is_none(),
+        health,
+    }
 }
 
 /// `{"connectors": [...]}`.
-pub fn list_json(rows: Vec<Value>) -> String {
-    json!({ "connectors": rows }).to_string()
+pub fn list_json(rows: &[ListRow]) -> String {
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        connectors: &'a [ListRow],
+    }
+    serde_json::to_string(&List { connectors: rows }).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::TokenHash;
+    use serde_json::json;
 
     const KEY: &str = "wk_live_secret_value_1234";
 
@@ -230,7 +268,7 @@ mod tests {
         for answer in [
             connector_json("acme", &config),
             created_json("acme", &config, &token),
-            list_json(vec![list_row("acme", Some(&config), None)]),
+            list_json(&[list_row("acme", Some(&config), None)]),
         ] {
             assert!(!answer.contains(KEY), "{answer}");
             assert!(!answer.contains("wk_live"), "{answer}");
@@ -271,11 +309,19 @@ mod tests {
         s.held.insert("paused".into(), 4);
         let h = health(&s);
         assert_eq!(
-            h,
+            serde_json::to_value(&h).unwrap(),
             json!({"delivered": 5, "quarantined": 3, "held": 4, "last_success_ms": 9, "last_error": null})
         );
-        let row = list_row("x", None, Some(h));
-        assert_eq!(row["misconfigured"], true);
-        assert_eq!(row["health"]["held"], 4);
+        let row = serde_json::to_value(list_row("x", None, Some(h))).unwrap();
+        assert_eq!(
+            row,
+            json!({"id": "x", "description": null, "paused": false, "destinations": [],
+                   "misconfigured": true, "health": {"delivered": 5, "quarantined": 3, "held": 4,
+                   "last_success_ms": 9, "last_error": null}})
+        );
+        let ok = parse_create(&config_body("acme")).unwrap().config;
+        let row = serde_json::to_value(list_row("acme", Some(&ok), None)).unwrap();
+        assert!(row.get("misconfigured").is_none(), "{row}");
+        assert_eq!(row["health"], Value::Null);
     }
 }

@@ -26,7 +26,7 @@ pub async fn list(env: &Env) -> Result<Answer, Problem> {
         };
         rows.push(http::list_row(id, config.as_ref(), health));
     }
-    Ok(http::json_answer(200, http::list_json(rows)))
+    Ok(http::json_answer(200, http::list_json(&rows)))
 }
 
 /// `POST /admin/connectors`.
