@@ -307,9 +307,10 @@ async function setPaused(paused) {
   const res = paused ? await api.pause(current.id) : await api.resume(current.id);
   current.config = res?.config ?? { ...(current.config ?? {}), paused };
   showDetailState();
-  await loadConnectors();
-  say(paused ? `Connector ${current.id} paused: events are accepted and held.` : `Connector ${current.id} resumed: held events are delivered.`);
+  // Focus the button that undoes it at once, not after the list has been reloaded.
   (paused ? $("#resume") : $("#pause")).focus();
+  say(paused ? `Connector ${current.id} paused: events are accepted and held.` : `Connector ${current.id} resumed: held events are delivered.`);
+  await loadConnectors();
 }
 
 async function remove() {

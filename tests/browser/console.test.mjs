@@ -89,6 +89,14 @@ async function openConnector(id) {
   await visible("#stats .counters");
 }
 
+/** Waits (≤ 5 s) for the keyboard focus to land on `#id`; fails with `what` and where it is. */
+async function focused(id, what = `focus on #${id}`) {
+  try {
+    await page.waitForFunction((want) => document.activeElement?.id === want, id, { timeout: 5_000 });
+  } catch {
+    assert.fail(`${what}: focus is on #${await page.evaluate(() => document.activeElement?.id)}`);
+  }
+}
 const statText = (key) => page.textContent(`[data-stat="${key}"]`);
 const statNum = async (key) => Number((await statText(key)).replace(/\D/g, ""));
 
@@ -132,7 +140,7 @@ after(async () => {
 
 test("sign in: a wrong token is refused at the field; the right one opens the console; kept in sessionStorage only", async () => {
   await visible("#signin");
-  assert.equal(await page.evaluate(() => document.activeElement.id), "admin-token", "focus starts in the token field");
+  await focused("admin-token", "focus starts in the token field");
   await shot("signin");
   await signIn("not-the-admin-token");
   await visible("#signin-error");
@@ -156,7 +164,7 @@ test("create a connector from the form: the token is shown once with a copy butt
   await ensureSignedIn();
   await page.click("#new-connector");
   await visible("#editor");
-  assert.equal(await page.evaluate(() => document.activeElement.id), "f-id");
+  await focused("f-id");
   await page.fill("#f-id", id);
   await page.fill("#f-description", "Web app, US and EU workspaces");
   const first = page.locator("#f-destinations .destination").first();
@@ -185,7 +193,7 @@ test("create a connector from the form: the token is shown once with a copy butt
   assert.match(await page.textContent("#token-panel .warning"), /shown only once/);
   assert.ok(await page.locator("#copy-token").isVisible());
   assert.equal(await page.inputValue("#endpoint-url"), new URL(`v1/currents/${id}`, server.url).href);
-  assert.equal(await page.evaluate(() => document.activeElement.id), "token-title", "focus moves to the token");
+  await focused("token-title", "focus moves to the token");
   await shot("token");
 
   const stored = await h.admin("GET", `/admin/connectors/${id}`);
@@ -282,7 +290,7 @@ test("edit: write keys redacted and kept; the Worker's 422 errors appear at thei
   assert.match(await page.textContent(`#${await key.getAttribute("id")}-error`), /':'/);
   assert.deepEqual(await page.$$eval("#form-errors li", (li) => li.map((l) => l.dataset.field).sort()),
     ["destinations.main.write_key", "retention_hours"]);
-  assert.equal(await page.evaluate(() => document.activeElement.id), "form-errors", "focus moves to the error summary");
+  await focused("form-errors", "focus moves to the error summary");
   await page.locator("#f-retention").scrollIntoViewIfNeeded();
   await shot("edit-errors", { fullPage: true });
   assert.equal((await h.admin("GET", `/admin/connectors/${STATS_ID}`)).json.config.retention_hours, 168, "nothing saved");
@@ -304,7 +312,7 @@ test("pause and resume", async () => {
   await page.waitForSelector("#resume:not([hidden])");
   assert.equal(await page.textContent("#detail-state"), "Paused");
   assert.equal((await h.admin("GET", `/admin/connectors/${STATS_ID}`)).json.config.paused, true);
-  assert.equal(await page.evaluate(() => document.activeElement.id), "resume");
+  await focused("resume", "focus moves to the button that undoes the pause");
   await shot("paused");
   await page.click("#resume");
   await page.waitForSelector("#pause:not([hidden])");
