@@ -3,7 +3,7 @@
 // Worker: events go through the built Worker, its Queue, Durable Object and R2 under Miniflare.
 
 import assert from "node:assert/strict";
-import { brazeEvent, startHarness, steadyProxy } from "./harness.mjs";
+import { brazeEvent, r2Objects, startHarness, steadyProxy } from "./harness.mjs";
 
 /** Segment timeout the delivery tests give the Worker: a "hang" fault must outlast it. */
 export const SEGMENT_TIMEOUT_MS = 2000;
@@ -246,17 +246,7 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
       ),
     setClockOffset: (ms) => kv.put("test:clock_offset_ms", String(ms)),
     async quarantineObjects(prefix = "quarantine/") {
-      const out = [];
-      let cursor;
-      do {
-        const page = await r2.list({ prefix, cursor });
-        for (const obj of page.objects) {
-          const o = await r2.get(obj.key);
-          out.push({ key: obj.key, text: await o.text() });
-        }
-        cursor = page.truncated ? page.cursor : undefined;
-      } while (cursor);
-      return out;
+      return (await r2Objects(r2, prefix)).map(({ key, text }) => ({ key, text }));
     },
     logText: () => logs.map((l) => l.message).join("\n"),
     async close() {

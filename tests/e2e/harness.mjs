@@ -110,6 +110,24 @@ export async function readAnswer(res) {
 }
 
 /**
+ * Every object of an R2 bucket (a Miniflare proxy) under `prefix`, all pages: [{key,
+ * customMetadata, text}]. `options` go to `list` (e.g. `{include: ["customMetadata"]}`).
+ */
+export async function r2Objects(r2, prefix, options = {}) {
+  const out = [];
+  let cursor;
+  do {
+    const page = await r2.list({ ...options, prefix, cursor });
+    for (const obj of page.objects) {
+      const body = await r2.get(obj.key);
+      out.push({ key: obj.key, customMetadata: obj.customMetadata ?? {}, text: await body.text() });
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return out;
+}
+
+/**
  * Miniflare's Node-side binding proxies (`getKVNamespace`, `getR2Bucket`) make the first call of
  * each method synchronously (to learn whether it returns a promise), through a worker thread and
  * `Atomics.wait`. On a loaded machine that first call now and then fails inside Miniflare with
@@ -278,17 +296,7 @@ export async function startHarness({
     },
     /** Every R2 object under a prefix, parsed. */
     async quarantineObjects(prefix = "quarantine/") {
-      const out = [];
-      let cursor;
-      do {
-        const page = await r2.list({ prefix, cursor });
-        for (const obj of page.objects) {
-          const body = await r2.get(obj.key);
-          out.push({ key: obj.key, doc: JSON.parse(await body.text()) });
-        }
-        cursor = page.truncated ? page.cursor : undefined;
-      } while (cursor);
-      return out;
+      return (await r2Objects(r2, prefix)).map(({ key, text }) => ({ key, doc: JSON.parse(text) }));
     },
     /** An admin API call with the admin token; returns {status, headers, text, json}. */
     async admin(method, pathname, body, { token = ADMIN_TOKEN } = {}) {
@@ -324,25 +332,8 @@ export async function startHarness({
     setClockOffset: (ms) => kv.put(CLOCK_OFFSET_KEY, String(Math.trunc(ms))),
     /** Every quarantine object of a connector: [{key, customMetadata, doc}]. */
     async listQuarantine(connector) {
-      const out = [];
-      let cursor;
-      do {
-        const page = await r2.list({
-          prefix: `quarantine/${connector}/`,
-          cursor,
-          include: ["customMetadata"],
-        });
-        for (const obj of page.objects) {
-          const body = await r2.get(obj.key);
-          out.push({
-            key: obj.key,
-            customMetadata: obj.customMetadata ?? {},
-            doc: JSON.parse(await body.text()),
-          });
-        }
-        cursor = page.truncated ? page.cursor : undefined;
-      } while (cursor);
-      return out;
+      const objects = await r2Objects(r2, `quarantine/${connector}/`, { include: ["customMetadata"] });
+      return objects.map(({ key, customMetadata, text }) => ({ key, customMetadata, doc: JSON.parse(text) }));
     },
     /** All log text so far, one string. */
     logText: () => logs.map((l) => l.message).join("\n"),
