@@ -79,18 +79,25 @@ pub async fn lookup(
     Ok(Some(config))
 }
 
+/// A failed KV call on the config of `id` (`what`: `config_read`, ...): logged, then
+/// `config_unavailable` (503, Braze retries). The platform's error text is not logged.
+fn kv_failed(id: &str, what: &'static str) -> Problem {
+    console_log!("{}", http::platform_failure_line(id, what));
+    Problem::ConfigUnavailable
+}
+
+/// The config namespace, for a call on `id` of kind `what`.
+fn config_kv(env: &Env, id: &str, what: &'static str) -> Result<::worker::kv::KvStore, Problem> {
+    env.kv(http::CONFIG_BINDING)
+        .map_err(|_| kv_failed(id, what))
+}
+
 async fn read(env: &Env, id: &str) -> Result<Option<String>, Problem> {
-    let failed = |_| {
-        console_log!("{}", http::platform_failure_line(id, "config_read"));
-        Problem::ConfigUnavailable
-    };
-    let kv = env
-        .kv(http::CONFIG_BINDING)
-        .map_err(|e| failed(e.to_string()))?;
-    kv.get(&http::connector_key(id))
+    config_kv(env, id, "config_read")?
+        .get(&http::connector_key(id))
         .text()
         .await
-        .map_err(|e| failed(e.to_string()))
+        .map_err(|_| kv_failed(id, "config_read"))
 }
 
 /// Forgets this isolate's cached config of `id`. Every admin write calls it, so this isolate
@@ -121,18 +128,15 @@ pub async fn exists(env: &Env, id: &str) -> Result<bool, Problem> {
 /// Stores `config` for `id` as a JSON string and drops this isolate's cached copy.
 pub async fn put(env: &Env, id: &str, config: &ConnectorConfig) -> Result<(), Problem> {
     let text = http::stored_json(config)?;
-    let failed = |_| {
-        console_log!("{}", http::platform_failure_line(id, "config_write"));
-        Problem::ConfigUnavailable
-    };
-    let kv = env
-        .kv(http::CONFIG_BINDING)
-        .map_err(|e| failed(e.to_string()))?;
-    // As bytes: `put` of a `&str` goes through worker's generic Serialize path, which links
-    // float formatting into the wasm (~4 KB gzip) for nothing; KV stores bytes either way.
+    let kv = config_kv(env, id, "config_write")?;
+    // As bytes: `put` of a `&str` goes through worker's generic Serialize path (~330 B gzip of
+    // wasm for nothing, docs/BENCHMARKS.md §4); KV stores bytes either way.
     let result = match kv.put_bytes(&http::connector_key(id), text.as_bytes()) {
-        Ok(builder) => builder.execute().await.map_err(|e| failed(e.to_string())),
-        Err(e) => Err(failed(e.to_string())),
+        Ok(builder) => builder
+            .execute()
+            .await
+            .map_err(|_| kv_failed(id, "config_write")),
+        Err(_) => Err(kv_failed(id, "config_write")),
     };
     invalidate(id);
     result
@@ -140,17 +144,10 @@ pub async fn put(env: &Env, id: &str, config: &ConnectorConfig) -> Result<(), Pr
 
 /// Deletes the config of `id` and drops this isolate's cached copy.
 pub async fn delete(env: &Env, id: &str) -> Result<(), Problem> {
-    let failed = |_| {
-        console_log!("{}", http::platform_failure_line(id, "config_delete"));
-        Problem::ConfigUnavailable
-    };
-    let kv = env
-        .kv(http::CONFIG_BINDING)
-        .map_err(|e| failed(e.to_string()))?;
-    let result = kv
+    let result = config_kv(env, id, "config_delete")?
         .delete(&http::connector_key(id))
         .await
-        .map_err(|e| failed(e.to_string()));
+        .map_err(|_| kv_failed(id, "config_delete"));
     invalidate(id);
     result
 }
@@ -160,10 +157,9 @@ pub async fn list_ids(env: &Env) -> Result<Vec<String>, Problem> {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let (names, next) = list_page(env, cursor.take()).await.map_err(|_| {
-            console_log!("{}", http::platform_failure_line("*", "config_list"));
-            Problem::ConfigUnavailable
-        })?;
+        let (names, next) = list_page(env, cursor.take())
+            .await
+            .map_err(|_| kv_failed("*", "config_list"))?;
         ids.extend(
             names
                 .iter()
