@@ -268,9 +268,12 @@ fn bisect(message: DeliveryMessage, bad: &BTreeSet<String>) -> (Vec<String>, Vec
                 quarantined.extend(ids)
             }
             AfterSend::Split { .. } => {
-                let (a, b) = m.halves().expect("a split message has two events or more");
+                let splits = m.splits;
+                let (a, b) = m
+                    .into_halves()
+                    .expect("a split message has two events or more");
                 assert!(!a.events.is_empty() && !b.events.is_empty());
-                assert_eq!((a.splits, b.splits), (m.splits + 1, m.splits + 1));
+                assert_eq!((a.splits, b.splits), (splits + 1, splits + 1));
                 queue.push(a);
                 queue.push(b);
             }

@@ -78,20 +78,25 @@ impl DeliveryMessage {
 
     /// The two halves of a message Segment refused as a whole (`None` for fewer than two
     /// events): same connector, destination, region, reception time and counters, events in
-    /// order, `splits` one more.
-    pub fn halves(&self) -> Option<(Self, Self)> {
+    /// order (moved, not copied), `splits` one more.
+    pub fn into_halves(mut self) -> Option<(Self, Self)> {
         if self.events.len() < 2 {
             return None;
         }
-        let mut first = self.clone();
-        let second_events = first.events.split_off(self.events.len() / 2);
-        first.splits = self.splits.saturating_add(1);
+        let second_events = self.events.split_off(self.events.len() / 2);
+        self.splits = self.splits.saturating_add(1);
         let second = Self {
+            v: self.v,
+            connector: self.connector.clone(),
+            destination: self.destination.clone(),
+            region: self.region,
+            received_ms: self.received_ms,
+            attempt: self.attempt,
+            held: self.held,
+            splits: self.splits,
             events: second_events,
-            ..first.clone()
         };
-        first.events.shrink_to_fit();
-        Some((first, second))
+        Some((self, second))
     }
 
     /// The Segment request body for this attempt (`sentAt` = the attempt's time).
@@ -117,14 +122,24 @@ impl DeliveryMessage {
     }
 }
 
+/// A [`QueuedEvent`] borrowed from a Segment batch: serialises to the same JSON, without copying
+/// the translated call first.
+#[derive(Serialize)]
+struct QueuedEventRef<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    message_id: &'a str,
+    json: &'a RawValue,
+}
+
 /// Splits one Segment batch into queue message bodies of at most [`MAX_MESSAGE_BYTES`] each
 /// (events are at most 32 KB, so every event fits).
 pub fn messages_for_batch(connector: &str, batch: &SegmentBatch, received_ms: u64) -> Vec<String> {
-    let events = batch.events.iter().map(|e| QueuedEvent {
-        event_id: e.event_id.clone(),
-        event_type: e.event_type.clone(),
-        message_id: e.message_id.clone(),
-        json: e.json.clone(),
+    let events = batch.events.iter().map(|e| QueuedEventRef {
+        event_id: &e.event_id,
+        event_type: &e.event_type,
+        message_id: &e.message_id,
+        json: &e.json,
     });
     messages_for_events(
         connector,
@@ -136,14 +151,15 @@ pub fn messages_for_batch(connector: &str, batch: &SegmentBatch, received_ms: u6
 }
 
 /// Packs events for one destination into queue message bodies of at most [`MAX_MESSAGE_BYTES`].
-pub fn messages_for_events(
+/// Each event is serialised once, straight into its message's body.
+pub fn messages_for_events<E: Serialize>(
     connector: &str,
     destination: &str,
     region: Region,
     received_ms: u64,
-    events: impl IntoIterator<Item = QueuedEvent>,
+    events: impl IntoIterator<Item = E>,
 ) -> Vec<String> {
-    let empty = DeliveryMessage {
+    let envelope = DeliveryMessage {
         v: MESSAGE_VERSION,
         connector: connector.to_owned(),
         destination: destination.to_owned(),
@@ -153,23 +169,32 @@ pub fn messages_for_events(
         held: 0,
         splits: 0,
         events: Vec::new(),
-    };
-    let overhead = empty.to_json().len();
-    let mut out = Vec::new();
-    let mut current = empty.clone();
-    let mut size = overhead;
-    for event in events {
-        let event_size = serde_json::to_string(&event).map_or(usize::MAX, |s| s.len()) + 1;
-        if !current.events.is_empty() && size + event_size > MAX_MESSAGE_BYTES {
-            out.push(current.to_json());
-            current = empty.clone();
-            size = overhead;
-        }
-        size += event_size;
-        current.events.push(event);
     }
-    if !current.events.is_empty() {
-        out.push(current.to_json());
+    .to_json();
+    // `events` is the struct's last field: the envelope ends with `[]}`.
+    let prefix = envelope
+        .strip_suffix("]}")
+        .expect("a message's JSON ends with its events");
+    const CLOSE: &str = "]}";
+    let mut out = Vec::new();
+    let mut body = String::from(prefix);
+    let mut count = 0;
+    for event in events {
+        let json = serde_json::to_string(&event).expect("a queued event always serialises");
+        if count > 0 && body.len() + 1 + json.len() + CLOSE.len() > MAX_MESSAGE_BYTES {
+            body.push_str(CLOSE);
+            out.push(std::mem::replace(&mut body, String::from(prefix)));
+            count = 0;
+        }
+        if count > 0 {
+            body.push(',');
+        }
+        body.push_str(&json);
+        count += 1;
+    }
+    if count > 0 {
+        body.push_str(CLOSE);
+        out.push(body);
     }
     out
 }
@@ -276,7 +301,7 @@ mod tests {
             let mut m = DeliveryMessage::from_json(&messages_for_batch("acme", &b, 42)[0]).unwrap();
             m.events.truncate(n);
             m.attempt = 2;
-            let Some((a, z)) = m.halves() else {
+            let Some((a, z)) = m.clone().into_halves() else {
                 assert!(n < 2, "{n} events must split");
                 continue;
             };

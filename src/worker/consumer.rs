@@ -142,7 +142,7 @@ async fn deliver_one(env: &Env, body: &str, now: u64, tally: &mut Tally) -> Fate
                     }
                     fate
                 }
-                AfterSend::Split { status } => split(env, &msg, status, now, tally).await,
+                AfterSend::Split { status } => split(env, msg, status, now, tally).await,
                 AfterSend::Rejected { status } => {
                     let detail = http::rejected_detail(
                         status,
@@ -238,23 +238,25 @@ fn log_failure(msg: &DeliveryMessage, result: AttemptResult, outcome: AfterSend)
 
 /// Sends the two halves of a message Segment refused as a whole back to the queue, at once and
 /// in one `sendBatch`: either both are queued (ack) or neither (platform retry).
-async fn split(env: &Env, msg: &DeliveryMessage, status: u16, now: u64, tally: &mut Tally) -> Fate {
-    let Some((a, b)) = msg.halves() else {
+async fn split(env: &Env, msg: DeliveryMessage, status: u16, now: u64, tally: &mut Tally) -> Fate {
+    let (connector, n) = (msg.connector.clone(), msg.events.len());
+    let Some((a, b)) = msg.into_halves() else {
         return RETRY; // unreachable: Split implies two events or more
     };
     match delivery_queue::send_all(env, &[a.to_json(), b.to_json()]).await {
         Ok(()) => {
-            tally.split(&msg.connector, msg.events.len(), status, now);
+            tally.split(&connector, n, status, now);
             Fate::Ack
         }
-        Err(_) => {
-            console_log!(
-                "{}",
-                http::platform_failure_line(&msg.connector, "queue_send")
-            );
-            RETRY
-        }
+        Err(_) => queue_send_failed(&connector, Duration::ZERO),
     }
+}
+
+/// A re-send the queue refused: logged; the platform retries the message it came from, not
+/// before `intended`.
+fn queue_send_failed(connector: &str, intended: Duration) -> Fate {
+    console_log!("{}", http::platform_failure_line(connector, "queue_send"));
+    Fate::Retry { intended }
 }
 
 /// Sends `msg` back to the queue after `delay` (whole seconds, rounded up).
@@ -262,13 +264,7 @@ async fn requeue(env: &Env, msg: &DeliveryMessage, delay: Duration) -> Fate {
     let secs = u32::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
     match delivery_queue::requeue(env, msg.to_json(), secs).await {
         Ok(()) => Fate::Ack,
-        Err(_) => {
-            console_log!(
-                "{}",
-                http::platform_failure_line(&msg.connector, "queue_send")
-            );
-            Fate::Retry { intended: delay }
-        }
+        Err(_) => queue_send_failed(&msg.connector, delay),
     }
 }
 
