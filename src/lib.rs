@@ -1,28 +1,50 @@
 //! currents-relay: Braze Currents → Segment, as a Cloudflare Worker in Rust.
 //!
-//! # Boundaries
-//! Everything in this crate except the `worker` shell and the `wasm` browser wrapper is a pure
-//! core: it never touches `worker`, `js-sys`, a clock or randomness. Time, seeds and the
-//! request's origin are parameters. The platform crates are compiled only for wasm32, so a
-//! core module that reached for them would not build natively.
+//! # Map
+//! One module per concern; each holds its pure part (decisions, formats, keys, bodies) and, where
+//! it touches the platform, a thin wasm32-only part (`edge.rs`, `store.rs`, `object.rs`,
+//! `client.rs`, `queue.rs`) that performs the effects the pure part returns.
 //!
-//! The life of a batch: [`currents::Envelope::parse`] splits the body, [`currents::validate_event`]
-//! types each event or rejects it with a reason, [`translate::translate`] renders a Segment
-//! `track` call or filters it, and [`segment::Batcher`] packs the calls into requests within
-//! Segment's limits. [`pipeline::process`] runs the whole chain and is the entry point.
+//! | module | concern |
+//! |---|---|
+//! | [`currents`] | Braze's wire model and validation (untrusted bytes → `ValidEvent` or a reason) |
+//! | [`mapping`] | the event table as data |
+//! | [`translate`] | a validated event + the connector config → a Segment `track` call, or a filter reason |
+//! | [`pipeline`] | `process()`: parse, validate, translate, pack; the one entry point of the Worker, `pkg/` and tests |
+//! | [`segment`] | Segment's limits, `track`, `messageId`, the batch body, the retry classifier; the HTTP client |
+//! | [`config`] | the connector document, secrets, ids and KV keys, typed settings; the KV store |
+//! | [`ingest`] | `POST /v1/currents/{connector}`: what a processed batch becomes; the handler |
+//! | [`delivery`] | queue messages, packing, the consumer's decisions; the queue producer and consumer |
+//! | [`quarantine`] | quarantine documents, keys, listing, replay; R2 and the quarantine admin routes |
+//! | [`stats`] | counters, deltas and their merge; the stats Durable Object |
+//! | [`admin`] | the admin route table, token check, connector bodies; the admin handlers |
+//! | [`web`] | routing, problem+json answers, CORS, the request log line |
+//! | `entry` | the Worker's `fetch` and `queue` entry points, the platform clock and randomness (wasm32) |
+//! | `wasm` | the `pkg/` wrapper for browsers and Node (feature `browser`) |
+//!
+//! # Boundaries
+//! Everything outside the wasm32-only parts is a pure core: it never touches `worker`,
+//! `js-sys`, a clock or randomness (time, seeds and the request's origin are parameters;
+//! `clippy.toml` forbids the std clock and `fastrand`'s global generator). The platform crates
+//! are compiled only for wasm32 with feature `edge` (the Worker) or `browser` (`pkg/`), so
+//! `cargo test` is native and a core module that reached for them would not build.
 
+pub mod admin;
 pub mod config;
 pub mod currents;
 pub mod delivery;
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+mod entry;
 pub mod error;
-pub mod http;
+pub mod ingest;
 pub mod mapping;
 pub mod pipeline;
-pub mod retry;
+pub mod quarantine;
 pub mod segment;
+pub mod stats;
+pub mod timefmt;
 pub mod translate;
-#[cfg(all(target_arch = "wasm32", feature = "edge"))]
-mod worker;
+pub mod web;
 
 #[cfg(all(target_arch = "wasm32", feature = "browser"))]
 pub mod wasm;

@@ -41,6 +41,7 @@ fn translate_one(event: &Value) -> Value {
     let ctx = ProcessContext {
         connector_id: CONNECTOR_ID,
         nearest_region: None,
+        received_ms: 0,
     };
     let outcome = process(body.as_bytes(), &config(), &ctx).unwrap();
     assert!(outcome.quarantined.is_empty(), "{:?}", outcome.quarantined);
@@ -216,6 +217,7 @@ fn every_official_sample_is_accepted_and_forwarded() {
     let ctx = ProcessContext {
         connector_id: CONNECTOR_ID,
         nearest_region: None,
+        received_ms: 0,
     };
     let outcome = process(body.as_bytes(), &config(), &ctx).unwrap();
     assert!(outcome.quarantined.is_empty(), "{:?}", outcome.quarantined);

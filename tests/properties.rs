@@ -1,4 +1,4 @@
-//! Property tests: the batcher never exceeds a Segment limit and loses no event; arbitrary input
+//! Property tests: the packer never exceeds a queue or Segment limit and loses no event; arbitrary input
 //! never panics the parser or translator; every input event ends in exactly one outcome; a batch
 //! Segment refuses for some of its events is bisected down to exactly those events.
 
@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 
 use currents_relay::config::Region;
 use currents_relay::delivery::{
-    AfterSend, DeliveryMessage, QueuedEvent, after_send, messages_for_events,
+    Action, DeliveryMessage, Facts, MAX_MESSAGE_BYTES, Packer, QueuedEvent, after_send, pack,
 };
-use currents_relay::retry::{AttemptResult, RetryPolicy};
 use currents_relay::segment::{
-    BatchedEvent, Batcher, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
+    Attempt, AttemptResult, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
+    RetryPolicy,
 };
 use currents_relay::{ConnectorConfig, Outcome, ProcessContext, process};
 use proptest::prelude::*;
@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 
 const SENT_AT: &str = "2026-11-28T15:39:14.123Z";
 
-fn batched(index: usize, payload: usize) -> BatchedEvent {
+fn queued(index: usize, payload: usize) -> QueuedEvent {
     let json = format!(r#"{{"i":{index},"p":"{}"}}"#, "x".repeat(payload));
-    BatchedEvent {
-        index,
+    QueuedEvent {
+        index: Some(index),
         event_id: index.to_string(),
         event_type: "t".into(),
         message_id: index.to_string(),
@@ -30,42 +30,52 @@ fn batched(index: usize, payload: usize) -> BatchedEvent {
     }
 }
 
-fn check_batcher(items: &[(u8, bool, usize)]) {
-    let mut batcher = Batcher::new();
+/// The message as it would be after any number of retries, holds and splits.
+fn at_its_largest(m: &DeliveryMessage) -> String {
+    let mut worst = m.clone();
+    (worst.attempt, worst.held, worst.splits) = (u32::MAX, u32::MAX, u32::MAX);
+    worst.received_ms = u64::MAX;
+    worst.to_json()
+}
+
+fn check_packer(items: &[(u8, bool, usize)]) {
+    let mut packer = Packer::new("connector-1", 1_764_345_600_123);
     let mut too_large = BTreeSet::new();
     for (index, (dest, eu, size)) in items.iter().enumerate() {
         let region = if *eu { Region::Eu } else { Region::Us };
-        if let Err(e) = batcher.push(&format!("d{dest}"), region, batched(index, *size)) {
+        if let Err(e) = packer.push(&format!("d{dest}"), region, queued(index, *size)) {
             assert!(e.bytes > MAX_EVENT_BYTES);
-            too_large.insert(e.event.index);
+            too_large.insert(e.event.index.unwrap());
         }
     }
-    let batches = batcher.finish();
+    let batches = packer.finish();
     let mut seen = BTreeSet::new();
     for b in &batches {
         assert!(!b.events.is_empty());
         assert!(b.events.len() <= MAX_BATCH_EVENTS);
-        let body = b.body(Some(SENT_AT));
+        let queued = at_its_largest(b);
+        assert!(queued.len() <= MAX_MESSAGE_BYTES, "{} bytes", queued.len());
+        let body = b.segment_body(SENT_AT);
         assert!(body.len() <= MAX_BATCH_BYTES, "{} bytes", body.len());
-        assert!(body.len() <= b.bytes);
         let parsed: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(parsed["batch"].as_array().unwrap().len(), b.events.len());
         let mut last = None;
         for e in &b.events {
-            let (dest, eu, _) = items[e.index];
+            let index = e.index.unwrap();
+            let (dest, eu, _) = items[index];
             assert_eq!(b.destination, format!("d{dest}"));
             assert_eq!(b.region == Region::Eu, eu);
             assert!(e.json.get().len() <= MAX_EVENT_BYTES);
-            assert!(last < Some(e.index), "order within a destination is kept");
-            last = Some(e.index);
-            assert!(seen.insert(e.index), "event {} batched twice", e.index);
+            assert!(last < Some(index), "order within a destination is kept");
+            last = Some(index);
+            assert!(seen.insert(index), "event {index} packed twice");
         }
     }
     assert!(seen.is_disjoint(&too_large));
     assert_eq!(
         seen.len() + too_large.len(),
         items.len(),
-        "every event is batched or handed back"
+        "every event is packed or handed back"
     );
 }
 
@@ -73,13 +83,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn batcher_respects_byte_limits(items in prop::collection::vec((0u8..3, any::<bool>(), 0usize..40_000), 0..120)) {
-        check_batcher(&items);
+    fn packer_respects_byte_limits(items in prop::collection::vec((0u8..3, any::<bool>(), 0usize..40_000), 0..120)) {
+        check_packer(&items);
     }
 
     #[test]
-    fn batcher_respects_count_limit(items in prop::collection::vec((0u8..2, Just(false), 0usize..40), 2_000..6_000)) {
-        check_batcher(&items);
+    fn packer_respects_count_limit(items in prop::collection::vec((0u8..2, Just(false), 0usize..40), 2_000..6_000)) {
+        check_packer(&items);
     }
 }
 
@@ -105,7 +115,8 @@ fn check_conservation(outcome: &Outcome) {
         "each event in exactly one outcome"
     );
     for b in &outcome.batches {
-        assert!(b.body(Some(SENT_AT)).len() <= MAX_BATCH_BYTES);
+        assert!(b.segment_body(SENT_AT).len() <= MAX_BATCH_BYTES);
+        assert!(at_its_largest(b).len() <= MAX_MESSAGE_BYTES);
         for e in &b.events {
             assert!(e.message_id.len() <= MAX_MESSAGE_ID_LEN);
             let v: Value = serde_json::from_str(e.json.get()).unwrap();
@@ -191,7 +202,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512), anon in any::<bool>()) {
-        let ctx = ProcessContext { connector_id: "p", nearest_region: None };
+        let ctx = ProcessContext { connector_id: "p", nearest_region: None, received_ms: 0 };
         if let Ok(outcome) = process(&body, &config(anon), &ctx) {
             check_conservation(&outcome);
         }
@@ -199,7 +210,7 @@ proptest! {
 
     #[test]
     fn arbitrary_json_never_panics(body in arb_json(), anon in any::<bool>()) {
-        let ctx = ProcessContext { connector_id: "p", nearest_region: Some(Region::Eu) };
+        let ctx = ProcessContext { connector_id: "p", nearest_region: Some(Region::Eu), received_ms: 0 };
         let wrapped = json!({ "events": [body.clone()] }).to_string();
         for text in [body.to_string(), wrapped] {
             if let Ok(outcome) = process(text.as_bytes(), &config(anon), &ctx) {
@@ -210,7 +221,7 @@ proptest! {
 
     #[test]
     fn every_event_is_forwarded_filtered_or_quarantined(events in prop::collection::vec(arb_event(), 0..40), anon in any::<bool>()) {
-        let ctx = ProcessContext { connector_id: "p", nearest_region: None };
+        let ctx = ProcessContext { connector_id: "p", nearest_region: None, received_ms: 0 };
         let body = json!({ "events": events }).to_string();
         let outcome = process(body.as_bytes(), &config(anon), &ctx).unwrap();
         prop_assert_eq!(outcome.received, events.len());
@@ -234,6 +245,7 @@ fn event_generator_reaches_all_outcomes() {
         let ctx = ProcessContext {
             connector_id: "p",
             nearest_region: None,
+            received_ms: 0,
         };
         let outcome = process(body.as_bytes(), &config(false), &ctx).unwrap();
         forwarded += outcome.accepted();
@@ -249,35 +261,42 @@ fn event_generator_reaches_all_outcomes() {
 /// Drives the consumer's decisions for a message against a Segment that refuses (400) every
 /// batch holding a "bad" event: returns (delivered ids, quarantined ids, requests made).
 fn bisect(message: DeliveryMessage, bad: &BTreeSet<String>) -> (Vec<String>, Vec<String>, usize) {
-    let policy = RetryPolicy::default();
+    let facts = Facts {
+        now_ms: 2,
+        seed: 1,
+        policy: RetryPolicy::default(),
+    };
     let (mut delivered, mut quarantined, mut requests) = (Vec::new(), Vec::new(), 0);
     let mut queue = vec![message];
     while let Some(m) = queue.pop() {
         requests += 1;
         let refused = m.events.iter().any(|e| bad.contains(&e.event_id));
         let code = if refused { 400 } else { 200 };
-        let result = AttemptResult::Status {
+        let attempt = Attempt::failed(AttemptResult::Status {
             code,
             retry_after: None,
-        };
-        let ids = m.events.iter().map(|e| e.event_id.clone());
-        match after_send(&m, result, &policy, 1) {
-            AfterSend::Delivered => delivered.extend(ids),
-            AfterSend::Rejected { status } => {
-                assert_eq!(status, 400);
+        });
+        let ids: Vec<String> = m.events.iter().map(|e| e.event_id.clone()).collect();
+        let splits = m.splits;
+        let mut action = after_send(m, &attempt, &facts);
+        while let Action::Log(_, next) = action {
+            action = *next;
+        }
+        match action {
+            Action::Ack(_) => delivered.extend(ids),
+            Action::Quarantine { doc, .. } => {
+                assert_eq!(doc.segment.and_then(|s| s.status), Some(400));
                 quarantined.extend(ids)
             }
-            AfterSend::Split { .. } => {
-                let splits = m.splits;
-                let (a, b) = m
-                    .into_halves()
-                    .expect("a split message has two events or more");
+            Action::Enqueue { messages, .. } => {
+                let [a, b]: [DeliveryMessage; 2] =
+                    messages.try_into().expect("a split makes two messages");
                 assert!(!a.events.is_empty() && !b.events.is_empty());
                 assert_eq!((a.splits, b.splits), (splits + 1, splits + 1));
                 queue.push(a);
                 queue.push(b);
             }
-            AfterSend::Retry { .. } => panic!("a 400 is never retried as is"),
+            other => panic!("a 400 is split or quarantined, not {other:?}"),
         }
     }
     (delivered, quarantined, requests)
@@ -292,13 +311,15 @@ proptest! {
     fn refused_batches_bisect_to_the_refused_events(n in 1usize..200, bad_at in prop::collection::btree_set(0usize..200, 0..5)) {
         let bad: BTreeSet<String> = bad_at.iter().filter(|i| **i < n).map(|i| format!("e{i}")).collect();
         let events = (0..n).map(|i| QueuedEvent {
+            index: Some(i),
             event_id: format!("e{i}"),
             event_type: "t".into(),
             message_id: format!("m{i}"),
             json: RawValue::from_string(format!(r#"{{"i":{i}}}"#)).unwrap(),
         });
-        let body = &messages_for_events("c", "main", Region::Us, 1, events)[0];
-        let message = DeliveryMessage::from_json(body).unwrap();
+        let (messages, refused) = pack("c", "main", Region::Us, 1, events);
+        prop_assert!(refused.is_empty());
+        let message = messages.into_iter().next().unwrap();
         let (delivered, quarantined, requests) = bisect(message, &bad);
         let delivered_set: BTreeSet<String> = delivered.iter().cloned().collect();
         let quarantined_set: BTreeSet<String> = quarantined.iter().cloned().collect();

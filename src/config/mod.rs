@@ -2,11 +2,30 @@
 //!
 //! Parsing is strict (`deny_unknown_fields`, so a typo is an error, not a silently ignored
 //! option) and [`ConnectorConfig::validate`] names every offending field by its path.
+//!
+//! Also here: connector ids and their KV keys (`keys`), the Worker's typed settings and
+//! binding names (`settings`), and on wasm32 the KV store with its per-isolate cache (`store`).
 
 pub mod admin;
+mod keys;
 mod secrets;
+mod settings;
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+pub(crate) mod store;
 
+pub use keys::{
+    CONNECTOR_KEY_PREFIX, MAX_CONNECTOR_ID_LEN, connector_id_of_key, connector_key,
+    is_valid_connector_id,
+};
 pub use secrets::{BearerToken, MAX_TOKEN_LEN, SHOWN_SUFFIX, TokenHash, WriteKey, redact};
+pub use settings::{
+    ADMIN_TOKEN_SECRET, CLOCK_OFFSET_KEY, CONFIG_BINDING, CONFIG_CACHE_SECONDS_VAR,
+    CONSOLE_ORIGIN_VAR, DEAD_LETTER_QUEUE, DEFAULT_CONFIG_CACHE_SECONDS,
+    DEFAULT_PLATFORM_RETRY_SECONDS, DEFAULT_SEGMENT_TIMEOUT_MS, DELIVERY_BINDING, DELIVERY_QUEUE,
+    MAX_QUEUE_DELAY, PLATFORM_RETRY_SECONDS_VAR, QUARANTINE_BINDING, SEGMENT_EU_URL_VAR,
+    SEGMENT_TIMEOUT_MS_VAR, SEGMENT_US_URL_VAR, SETTING_VARS, STATS_BINDING, SettingWarning,
+    Settings, TEST_HOOKS_VAR, offset_now,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,23 +1,27 @@
-//! Durable delivery, as pure decisions: what goes into a queue message, what the consumer does
-//! with one, how long events are held, what quarantine keeps, how a quarantined object replays.
+//! Durable delivery. Pure: the queue message and its one event shape (`message`), packing events
+//! into messages within the queue's and Segment's limits (`pack`), the consumer's decisions
+//! (`plan`: facts in, an [`Action`] out) and its log lines (`log`). On wasm32, `queue` sends
+//! messages and `edge` is the queue consumer that performs the planned actions.
 //!
-//! The Worker shell moves these messages through Cloudflare Queues and R2; every decision here
-//! takes the time and the jitter seed as parameters (CONTRACTS §4: nothing accepted is lost).
+//! Every decision takes the time and the jitter seed as parameters (CONTRACTS §4: nothing
+//! accepted is lost).
 
-mod message;
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+pub(crate) mod edge;
+mod log;
+pub(crate) mod message;
+mod pack;
 mod plan;
-mod quarantine;
-mod stats;
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+pub(crate) mod queue;
 
-pub use message::{
-    DeliveryMessage, MAX_MESSAGE_BYTES, MAX_SEND_BATCH_BYTES, MAX_SEND_BATCH_MESSAGES, QueuedEvent,
-    messages_for_batch, messages_for_events, send_groups,
+pub use log::{consumer_line, segment_failure_line};
+pub use message::{DeliveryMessage, MESSAGE_VERSION, QueuedEvent};
+pub use pack::{
+    MAX_MESSAGE_BYTES, MAX_SEND_BATCH_BYTES, MAX_SEND_BATCH_MESSAGES, Packer, TooLarge, pack,
+    send_groups,
 };
 pub use plan::{
-    AfterSend, HoldReason, MAX_HOLD_DELAY, MAX_QUEUE_DELAY, Step, after_send, destination_for,
-    hold_delay, plan, retention,
+    Action, AfterSend, ConnectorState, Facts, HoldReason, MAX_HOLD_DELAY, MAX_SEGMENT_ANSWER_BYTES,
+    after_send, classify, dead_letter, hold_delay, look, parse, rejected_detail, retention, splits,
 };
-pub use quarantine::{
-    DeliveryReason, QuarantineDoc, QuarantineEntry, ReplayPlan, SegmentAnswer, replay,
-};
-pub use stats::{BUCKET_MS, Bucket, LastError, MAX_BUCKETS, Stats, StatsDelta};

@@ -1,19 +1,30 @@
-//! What the queue consumer does with a message: send it, hold it (paused connector, missing
-//! write key), or give up on it after the connector's retention, and what a send's result means.
+//! What the queue consumer does with a message, decided here and only here. The facts go in (the
+//! queue body, the connector's state, Segment's answer, `now` and a jitter seed); an [`Action`]
+//! comes out: send, put back on the queue, quarantine, ack with what to count, or leave the
+//! message to the platform's retry. Each effect that can fail carries the action to take when it
+//! does, so the shell (`edge.rs`) only performs effects and follows the plan.
+//!
+//! Nothing accepted is lost (CONTRACTS §4): every path ends in a delivery, a new queue message
+//! or an R2 object before the ack; when even those fail, the platform redelivers the message.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::DeliveryMessage;
-use crate::config::{ConnectorConfig, DEFAULT_RETENTION_HOURS, Destination};
-use crate::retry::{AttemptResult, Decision, RetryPolicy};
+use super::log::segment_failure_line;
+use crate::config::is_valid_connector_id;
+use crate::config::{ConnectorConfig, DEFAULT_RETENTION_HOURS, MAX_QUEUE_DELAY, WriteKey};
+use crate::quarantine::{DeliveryReason, QuarantineDoc, UNKNOWN_CONNECTOR};
+use crate::segment::{Attempt, AttemptResult, Decision, RetryPolicy};
+use crate::stats::{Counted, Tick};
+use crate::timefmt::iso_millis;
 
-/// Longest delay Cloudflare Queues accepts on a send or retry (12 hours).
-pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
 /// Longest wait between two looks at a held message: a restored write key or a resumed
 /// connector releases held events within this time.
 pub const MAX_HOLD_DELAY: Duration = Duration::from_secs(5 * 60);
+/// Most bytes of Segment's answer kept in a quarantine object's detail.
+pub const MAX_SEGMENT_ANSWER_BYTES: usize = 1024;
 
 /// Why a message cannot be sent now. Held messages are kept, not dropped (CONTRACTS §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -23,7 +34,7 @@ pub enum HoldReason {
     Paused,
     /// The connector's config is gone from KV.
     ConnectorMissing,
-    /// The connector's config does not validate.
+    /// The connector's config does not validate, or could not be read.
     ConnectorInvalid,
     /// The message's destination (and so its write key) is gone from the config.
     DestinationMissing,
@@ -45,68 +56,74 @@ impl HoldReason {
     }
 }
 
-/// The destination a message is sent to, or why it must wait.
-pub fn destination_for<'c>(
-    config: Result<Option<&'c ConnectorConfig>, ()>,
-    msg: &DeliveryMessage,
-) -> Result<&'c Destination, HoldReason> {
-    let config = match config {
-        Err(()) => return Err(HoldReason::ConnectorInvalid),
-        Ok(None) => return Err(HoldReason::ConnectorMissing),
-        Ok(Some(c)) => c,
-    };
-    if config.paused {
-        return Err(HoldReason::Paused);
-    }
-    config
-        .destinations
-        .get(&msg.destination)
-        .ok_or(HoldReason::DestinationMissing)
+/// What the consumer found of a message's connector.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnectorState<'a> {
+    /// The config, parsed and valid.
+    Found(&'a ConnectorConfig),
+    /// No config in KV.
+    Missing,
+    /// The config does not parse or validate, or KV could not be read.
+    Unreadable,
 }
 
-/// The consumer's next step for a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Send it to Segment now.
-    Send,
-    /// Put it back on the queue, to look again after `delay`.
-    Hold {
-        /// Why.
-        reason: HoldReason,
-        /// When to look again.
-        delay: Duration,
+/// The consumer's clock, jitter and policy for one message.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// Now, UNIX ms.
+    pub now_ms: u64,
+    /// Jitter seed.
+    pub seed: u64,
+    /// The backoff schedule.
+    pub policy: RetryPolicy,
+}
+
+/// The next thing to do with a message.
+#[derive(Debug)]
+pub enum Action {
+    /// POST the message to Segment with this write key, then decide with [`after_send`].
+    Send {
+        /// The message.
+        msg: DeliveryMessage,
+        /// Its destination's write key.
+        write_key: WriteKey,
     },
-    /// Retention is over: quarantine it (reason `retention_exceeded`), never drop it.
-    Expire,
+    /// Put messages on the delivery queue, all in one `sendBatch`, after `delay`.
+    Enqueue {
+        /// The messages.
+        messages: Vec<DeliveryMessage>,
+        /// How long they wait.
+        delay: Duration,
+        /// What to count once they are queued (then ack).
+        done: Tick,
+        /// What to do when the queue refuses.
+        refused: Box<Action>,
+    },
+    /// Store a quarantine object.
+    Quarantine {
+        /// The object.
+        doc: QuarantineDoc,
+        /// What to count once it is stored (then ack).
+        done: Tick,
+        /// What to do when R2 refuses.
+        refused: Box<Action>,
+    },
+    /// Write a log line, then go on.
+    Log(String, Box<Action>),
+    /// The message's fate is stored: count, then ack.
+    Ack(Tick),
+    /// Nothing stored the message: leave it to the platform's retry, not before `intended`.
+    PlatformRetry {
+        /// The wait the message was meant to get.
+        intended: Duration,
+    },
 }
 
 /// How long events are kept trying: the connector's `retention_hours`, or the default when the
-/// connector is gone.
+/// connector cannot be read.
 pub fn retention(config: Option<&ConnectorConfig>) -> Duration {
     let hours = config.map_or(DEFAULT_RETENTION_HOURS, |c| c.retention_hours);
     Duration::from_secs(u64::from(hours) * 3600)
-}
-
-/// Decides the next step. `now_ms` is the consumer's clock (UNIX ms), `seed` the jitter seed.
-pub fn plan(
-    msg: &DeliveryMessage,
-    hold: Option<HoldReason>,
-    retention: Duration,
-    now_ms: u64,
-    policy: &RetryPolicy,
-    seed: u64,
-) -> Step {
-    let age = Duration::from_millis(now_ms.saturating_sub(msg.received_ms));
-    if age > retention {
-        return Step::Expire;
-    }
-    match hold {
-        Some(reason) => Step::Hold {
-            reason,
-            delay: hold_delay(msg.held, policy, seed),
-        },
-        None => Step::Send,
-    }
 }
 
 /// Backoff between looks at a held message, capped at [`MAX_HOLD_DELAY`].
@@ -114,7 +131,68 @@ pub fn hold_delay(held: u32, policy: &RetryPolicy, seed: u64) -> Duration {
     policy.backoff(held, seed).min(MAX_HOLD_DELAY)
 }
 
-/// What a send attempt means for the message.
+/// A queue body: the message, or (when it is not one) the action that quarantines it whole,
+/// under the connector it names if that is a valid id.
+pub fn parse(body: &str, facts: &Facts) -> Result<DeliveryMessage, Box<Action>> {
+    DeliveryMessage::from_json(body)
+        .map_err(|_| Box::new(unreadable(body, DeliveryReason::MalformedMessage, facts)))
+}
+
+/// A message from the dead-letter queue: the platform gave up on it; quarantine it.
+pub fn dead_letter(body: &str, facts: &Facts) -> Action {
+    match DeliveryMessage::from_json(body) {
+        Ok(msg) => {
+            let detail = "the delivery queue gave up on this message (dead-letter queue)";
+            let doc = doc(&msg, DeliveryReason::DeadLetter, None, detail);
+            quarantine(&msg.connector, doc, retry_now())
+        }
+        Err(_) => unreadable(body, DeliveryReason::DeadLetter, facts),
+    }
+}
+
+/// The first look at a message: expire it after the retention, hold it while it cannot be
+/// sent, else send it.
+pub fn look(msg: DeliveryMessage, connector: ConnectorState<'_>, facts: &Facts) -> Action {
+    let config = match connector {
+        ConnectorState::Found(c) => Some(c),
+        _ => None,
+    };
+    let keep = retention(config);
+    let age = Duration::from_millis(facts.now_ms.saturating_sub(msg.received_ms));
+    if age > keep {
+        let detail = format!(
+            "not delivered within the connector's retention ({} h)",
+            keep.as_secs() / 3600
+        );
+        return quarantine_or_hold(msg, DeliveryReason::RetentionExceeded, None, &detail, facts);
+    }
+    match destination(connector, &msg) {
+        Ok(write_key) => Action::Send { msg, write_key },
+        Err(reason) => hold(msg, reason, facts),
+    }
+}
+
+/// The write key a message is sent with, or why it must wait.
+fn destination(
+    connector: ConnectorState<'_>,
+    msg: &DeliveryMessage,
+) -> Result<WriteKey, HoldReason> {
+    let config = match connector {
+        ConnectorState::Unreadable => return Err(HoldReason::ConnectorInvalid),
+        ConnectorState::Missing => return Err(HoldReason::ConnectorMissing),
+        ConnectorState::Found(c) => c,
+    };
+    if config.paused {
+        return Err(HoldReason::Paused);
+    }
+    config
+        .destinations
+        .get(&msg.destination)
+        .map(|d| d.write_key.clone())
+        .ok_or(HoldReason::DestinationMissing)
+}
+
+/// What a send attempt means for a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterSend {
     /// Segment has the events.
@@ -139,7 +217,7 @@ pub enum AfterSend {
 }
 
 /// Classifies a send attempt of `msg`.
-pub fn after_send(
+pub fn classify(
     msg: &DeliveryMessage,
     result: AttemptResult,
     policy: &RetryPolicy,
@@ -157,6 +235,46 @@ pub fn after_send(
     }
 }
 
+/// The action after a send attempt: ack a delivery; re-enqueue a retry with backoff; split a
+/// refused batch in halves; quarantine what Segment refuses on its own. Every outcome but a
+/// delivery is logged.
+pub fn after_send(msg: DeliveryMessage, attempt: &Attempt, facts: &Facts) -> Action {
+    let n = msg.events.len();
+    let verdict = classify(&msg, attempt.result, &facts.policy, facts.seed);
+    let line = segment_failure_line(&msg, attempt.result, verdict);
+    let next = match verdict {
+        AfterSend::Delivered => Action::Ack(tick(&msg.connector, Counted::Delivered(n))),
+        AfterSend::Retry { delay } => {
+            let done = tick(&msg.connector, Counted::Retried(n, attempt.status()));
+            let mut next = msg;
+            next.attempt += 1;
+            enqueue(vec![next], delay, done)
+        }
+        AfterSend::Split { status } => {
+            let done = tick(&msg.connector, Counted::Split(n, status));
+            let (a, b) = msg
+                .into_halves()
+                .expect("a split message has two events or more");
+            enqueue(vec![a, b], Duration::ZERO, done)
+        }
+        AfterSend::Rejected { status } => {
+            let answer = attempt.answer.as_deref().unwrap_or("");
+            let detail = rejected_detail(status, answer, msg.splits);
+            quarantine_or_hold(
+                msg,
+                DeliveryReason::SegmentRejected,
+                Some(status),
+                &detail,
+                facts,
+            )
+        }
+    };
+    match line {
+        Some(line) => Action::Log(line, Box::new(next)),
+        None => next,
+    }
+}
+
 /// Whether Segment's permanent answer may be about some of the batch's events only: 400
 /// (invalid JSON, an event it cannot take) or 413 (request too large). Other permanent answers
 /// (401, 403, 404, 501, 505) concern the request as a whole, and splitting would only repeat them.
@@ -164,178 +282,104 @@ pub fn splits(status: u16) -> bool {
     matches!(status, 400 | 413)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Region;
-
-    fn msg(received_ms: u64, held: u32) -> DeliveryMessage {
-        DeliveryMessage {
-            v: 1,
-            connector: "acme".into(),
-            destination: "main".into(),
-            region: Region::Us,
-            received_ms,
-            attempt: 0,
-            held,
-            splits: 0,
-            events: Vec::new(),
-        }
+/// Segment's answer for a quarantine detail: at most [`MAX_SEGMENT_ANSWER_BYTES`] of it, cut on a
+/// character boundary, and when the message was split off a larger refused batch, that the
+/// events were refused on their own.
+pub fn rejected_detail(status: u16, answer: &str, splits: u32) -> String {
+    let mut end = answer.len().min(MAX_SEGMENT_ANSWER_BYTES);
+    while !answer.is_char_boundary(end) {
+        end -= 1;
     }
-
-    fn config(paused: bool) -> ConnectorConfig {
-        let text = format!(
-            r#"{{"token_sha256":"{}","paused":{paused},"retention_hours":72,
-            "destinations":{{"main":{{"write_key":"wk_main_0001","region":"us"}}}}}}"#,
-            "0".repeat(64)
-        );
-        ConnectorConfig::from_json(&text).unwrap()
-    }
-
-    #[test]
-    fn holds_for_every_missing_piece() {
-        let m = msg(0, 0);
-        assert_eq!(
-            destination_for(Err(()), &m).unwrap_err(),
-            HoldReason::ConnectorInvalid
-        );
-        assert_eq!(
-            destination_for(Ok(None), &m).unwrap_err(),
-            HoldReason::ConnectorMissing
-        );
-        assert_eq!(
-            destination_for(Ok(Some(&config(true))), &m).unwrap_err(),
-            HoldReason::Paused
-        );
-        let mut other = msg(0, 0);
-        other.destination = "gone".into();
-        assert_eq!(
-            destination_for(Ok(Some(&config(false))), &other).unwrap_err(),
-            HoldReason::DestinationMissing
-        );
-        assert!(destination_for(Ok(Some(&config(false))), &m).is_ok());
-    }
-
-    #[test]
-    fn expires_only_after_retention() {
-        let p = RetryPolicy::default();
-        let c = config(false);
-        let r = retention(Some(&c));
-        assert_eq!(r, Duration::from_secs(72 * 3600));
-        assert_eq!(retention(None), Duration::from_secs(168 * 3600));
-        let hour = 3_600_000;
-        let m = msg(10 * hour, 0);
-        assert_eq!(plan(&m, None, r, 10 * hour + 71 * hour, &p, 1), Step::Send);
-        assert_eq!(
-            plan(&m, None, r, 10 * hour + 73 * hour, &p, 1),
-            Step::Expire
-        );
-        assert_eq!(
-            plan(
-                &m,
-                Some(HoldReason::Paused),
-                r,
-                10 * hour + 73 * hour,
-                &p,
-                1
-            ),
-            Step::Expire,
-            "held events expire into quarantine too"
-        );
-        assert!(matches!(
-            plan(&m, Some(HoldReason::Paused), r, 11 * hour, &p, 1),
-            Step::Hold {
-                reason: HoldReason::Paused,
-                ..
-            }
+    let mut detail = format!("Segment answered HTTP {status}: {}", &answer[..end]);
+    if splits > 0 {
+        detail.push_str(&format!(
+            " (refused on its own, after {splits} split(s) of the batch Segment refused)"
         ));
-        assert_eq!(
-            plan(&m, None, r, 0, &p, 1),
-            Step::Send,
-            "a clock behind the message is not an expiry"
-        );
     }
+    detail
+}
 
-    #[test]
-    fn hold_delay_grows_and_is_capped() {
-        let p = RetryPolicy::default();
-        assert!(hold_delay(0, &p, 3) <= Duration::from_millis(500));
-        assert_eq!(
-            hold_delay(40, &p, 3).min(MAX_HOLD_DELAY),
-            hold_delay(40, &p, 3)
-        );
-        assert!(hold_delay(40, &p, 3) >= MAX_HOLD_DELAY / 2);
-    }
-
-    fn with_events(n: usize) -> DeliveryMessage {
-        let mut m = msg(0, 0);
-        m.events = (0..n)
-            .map(|i| crate::delivery::QueuedEvent {
-                event_id: format!("e{i}"),
-                event_type: "t".into(),
-                message_id: format!("m{i}"),
-                json: serde_json::value::RawValue::from_string(format!(r#"{{"i":{i}}}"#)).unwrap(),
-            })
-            .collect();
-        m
-    }
-
-    #[test]
-    fn refused_batches_split_down_to_single_events() {
-        let p = RetryPolicy::default();
-        let status = |code| AttemptResult::Status {
-            code,
-            retry_after: None,
-        };
-        let two = with_events(2);
-        let one = with_events(1);
-        for code in [400, 413] {
-            assert_eq!(
-                after_send(&two, status(code), &p, 1),
-                AfterSend::Split { status: code }
-            );
-            assert_eq!(
-                after_send(&one, status(code), &p, 1),
-                AfterSend::Rejected { status: code },
-                "a single refused event is quarantined"
-            );
-        }
-        for code in [401, 403, 404, 422, 501, 505] {
-            assert_eq!(
-                after_send(&two, status(code), &p, 1),
-                AfterSend::Rejected { status: code },
-                "{code} concerns the whole request"
-            );
-        }
-    }
-
-    #[test]
-    fn send_results() {
-        let p = RetryPolicy::default();
-        let m = msg(0, 0);
-        let status = |code| AttemptResult::Status {
-            code,
-            retry_after: None,
-        };
-        assert_eq!(after_send(&m, status(200), &p, 1), AfterSend::Delivered);
-        assert_eq!(
-            after_send(&m, status(400), &p, 1),
-            AfterSend::Rejected { status: 400 },
-            "an empty message has nothing to split"
-        );
-        assert!(matches!(
-            after_send(&m, AttemptResult::Timeout, &p, 1),
-            AfterSend::Retry { .. }
-        ));
-        let long = AttemptResult::Status {
-            code: 429,
-            retry_after: Some(Duration::from_secs(86_400)),
-        };
-        assert_eq!(
-            after_send(&m, long, &p, 1),
-            AfterSend::Retry {
-                delay: MAX_QUEUE_DELAY
-            }
-        );
+fn tick(connector: &str, counted: Counted) -> Tick {
+    Tick {
+        connector: connector.to_owned(),
+        counted,
     }
 }
+
+fn retry_now() -> Action {
+    Action::PlatformRetry {
+        intended: Duration::ZERO,
+    }
+}
+
+/// Queue `messages` after `delay`; when the queue refuses, the platform retries the message
+/// they came from, not before `delay`.
+fn enqueue(messages: Vec<DeliveryMessage>, delay: Duration, done: Tick) -> Action {
+    Action::Enqueue {
+        messages,
+        delay,
+        done,
+        refused: Box::new(Action::PlatformRetry { intended: delay }),
+    }
+}
+
+/// Puts `msg` back on the queue to look again later, counted as held for `reason`.
+fn hold(mut msg: DeliveryMessage, reason: HoldReason, facts: &Facts) -> Action {
+    let delay = hold_delay(msg.held, &facts.policy, facts.seed);
+    let done = tick(&msg.connector, Counted::Held(reason, msg.events.len()));
+    msg.held += 1;
+    enqueue(vec![msg], delay, done)
+}
+
+fn doc(
+    msg: &DeliveryMessage,
+    reason: DeliveryReason,
+    status: Option<u16>,
+    detail: &str,
+) -> QuarantineDoc {
+    QuarantineDoc::from_message(msg, &iso_millis(msg.received_ms), reason, status, detail)
+}
+
+fn quarantine(connector: &str, doc: QuarantineDoc, refused: Action) -> Action {
+    let status = doc.segment.as_ref().and_then(|s| s.status);
+    let counted = Counted::Quarantined(doc.reasons.clone(), status);
+    Action::Quarantine {
+        done: tick(connector, counted),
+        doc,
+        refused: Box::new(refused),
+    }
+}
+
+/// Quarantines `msg`; when R2 refuses, the message is held on the queue
+/// (`quarantine_unavailable`) and comes back to try again, so an R2 outage of any length loses
+/// nothing while the queue works.
+fn quarantine_or_hold(
+    msg: DeliveryMessage,
+    reason: DeliveryReason,
+    status: Option<u16>,
+    detail: &str,
+    facts: &Facts,
+) -> Action {
+    let doc = doc(&msg, reason, status, detail);
+    let connector = msg.connector.clone();
+    quarantine(
+        &connector,
+        doc,
+        hold(msg, HoldReason::QuarantineUnavailable, facts),
+    )
+}
+
+/// A body that is not a delivery message, kept whole under its connector when it names a valid
+/// one, else under [`UNKNOWN_CONNECTOR`].
+fn unreadable(body: &str, reason: DeliveryReason, facts: &Facts) -> Action {
+    let connector = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("connector")?.as_str().map(str::to_owned))
+        .filter(|c| is_valid_connector_id(c))
+        .unwrap_or_else(|| UNKNOWN_CONNECTOR.to_owned());
+    let doc = QuarantineDoc::from_unreadable(&connector, &iso_millis(facts.now_ms), reason, body);
+    quarantine(&connector, doc, retry_now())
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ fn config() -> ConnectorConfig {
 const CTX: ProcessContext<'static> = ProcessContext {
     connector_id: "acme",
     nearest_region: None,
+    received_ms: 0,
 };
 
 fn good(id: &str) -> Value {
@@ -37,7 +38,7 @@ fn mixed_batch_ends_each_event_in_exactly_one_place() {
     let forwarded: Vec<usize> = out
         .batches
         .iter()
-        .flat_map(|b| b.events.iter().map(|e| e.index))
+        .flat_map(|b| b.events.iter().filter_map(|e| e.index))
         .collect();
     let filtered: Vec<usize> = out.filtered.iter().map(|f| f.index).collect();
     let quarantined: Vec<(usize, RejectReason)> = out
@@ -97,10 +98,13 @@ fn batch_bodies_are_valid_segment_requests() {
     let events: Vec<Value> = (0..300).map(|i| good(&format!("e{i}"))).collect();
     let body = json!({ "events": events }).to_string();
     let out = process(body.as_bytes(), &config(), &CTX).unwrap();
-    assert_eq!(out.batches.len(), 1);
-    let sent: Value =
-        serde_json::from_str(&out.batches[0].body(Some("2026-11-28T00:00:00.000Z"))).unwrap();
-    let batch = sent["batch"].as_array().unwrap();
+    let mut batch = Vec::new();
+    for message in &out.batches {
+        assert!(message.to_json().len() <= crate::delivery::MAX_MESSAGE_BYTES);
+        let sent: Value =
+            serde_json::from_str(&message.segment_body("2026-11-28T00:00:00.000Z")).unwrap();
+        batch.extend(sent["batch"].as_array().unwrap().iter().cloned());
+    }
     assert_eq!(batch.len(), 300);
     let ids: std::collections::BTreeSet<&str> = batch
         .iter()

@@ -44,6 +44,7 @@ fn main() {
     let ctx = ProcessContext {
         connector_id: "bench",
         nearest_region: None,
+        received_ms: 0,
     };
     println!(
         "| batch | input bytes | output bytes | peak heap during process + bodies | peak ÷ input | allocations |"
@@ -56,7 +57,7 @@ fn main() {
         let out_bytes: usize = outcome
             .batches
             .iter()
-            .map(|b| b.body(Some("2026-11-28T00:00:00.000Z")).len())
+            .map(|b| b.segment_body("2026-11-28T00:00:00.000Z").len())
             .sum();
         assert_eq!(outcome.accepted(), n);
         drop(outcome);

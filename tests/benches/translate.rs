@@ -52,12 +52,13 @@ fn ours(body: &[u8], config: &ConnectorConfig) -> usize {
     let ctx = ProcessContext {
         connector_id: "bench",
         nearest_region: None,
+        received_ms: 0,
     };
     let outcome = process(body, config, &ctx).unwrap();
     outcome
         .batches
         .iter()
-        .map(|b| b.body(Some(SENT_AT)).len())
+        .map(|b| b.segment_body(SENT_AT).len())
         .sum()
 }
 
@@ -74,13 +75,14 @@ fn bench(c: &mut Criterion) {
         let ctx = ProcessContext {
             connector_id: "bench",
             nearest_region: None,
+            received_ms: 0,
         };
         let outcome = process(&body, &config, &ctx).unwrap();
         assert_eq!(outcome.accepted(), n, "every bench event is forwarded");
         let output: Vec<Value> = outcome
             .batches
             .iter()
-            .map(|b| serde_json::from_str(&b.body(Some(SENT_AT))).unwrap())
+            .map(|b| serde_json::from_str(&b.segment_body(SENT_AT)).unwrap())
             .collect();
         let output = Value::from(output);
 

@@ -5,7 +5,8 @@
 use std::sync::LazyLock;
 
 use currents_relay::ConnectorConfig;
-use currents_relay::delivery::{DeliveryMessage, MAX_MESSAGE_BYTES, QuarantineDoc, replay};
+use currents_relay::delivery::{DeliveryMessage, MAX_MESSAGE_BYTES};
+use currents_relay::quarantine::{QuarantineDoc, replay};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common.rs"]
@@ -25,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let plan = replay(&doc, config, common::CONNECTOR_ID, NOW_MS);
 
     let mut events = 0;
-    for body in &plan.messages {
+    for msg in &plan.messages {
+        let body = msg.to_json();
         assert!(
             body.len() <= MAX_MESSAGE_BYTES,
             "message of {} bytes",

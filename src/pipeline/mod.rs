@@ -1,0 +1,164 @@
+//! The one entry point the Worker, the browser build and the tests call: a Currents request body
+//! and a connector config in; Segment batches (packed once, each the queue message that carries
+//! it and the Segment request it becomes), filtered events and quarantined events out. Every
+//! input event ends in exactly one of the three.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::config::{ConnectorConfig, Region};
+use crate::currents::{Envelope, RawEvent, RejectReason, Rejected, validate_event};
+use crate::delivery::{DeliveryMessage, Packer, QueuedEvent};
+use crate::error::RequestError;
+use crate::translate::{FilterReason, TranslateContext, translate};
+
+/// Inputs besides the body and the config, supplied by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessContext<'a> {
+    /// The connector's id (scopes `messageId`).
+    pub connector_id: &'a str,
+    /// Region nearest the request's origin, for `auto` destinations.
+    pub nearest_region: Option<Region>,
+    /// When the batch was received (UNIX ms): the delivery messages' retention counts from here.
+    pub received_ms: u64,
+}
+
+/// An event the connector chose not to forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilteredEvent {
+    /// Position in the Currents batch.
+    pub index: usize,
+    /// Braze's event id.
+    pub event_id: String,
+    /// Braze's event type.
+    pub event_type: String,
+    /// Why.
+    pub reason: FilterReason,
+}
+
+/// An event that cannot be forwarded as it is: kept whole, with its reason, for replay.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinedEvent {
+    /// Position in the Currents batch.
+    pub index: usize,
+    /// Braze's event id, when readable.
+    pub event_id: Option<String>,
+    /// Braze's event type, when readable.
+    pub event_type: Option<String>,
+    /// Stable reason code.
+    pub reason: RejectReason,
+    /// What exactly was wrong.
+    pub detail: String,
+    /// The event exactly as Braze sent it.
+    pub raw: Box<RawValue>,
+}
+
+/// The result of processing one Currents batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Number of events in the request.
+    pub received: usize,
+    /// Segment batch requests to send, each as the delivery message that carries it.
+    pub batches: Vec<DeliveryMessage>,
+    /// Events deliberately not forwarded.
+    pub filtered: Vec<FilteredEvent>,
+    /// Events kept for inspection and replay.
+    pub quarantined: Vec<QuarantinedEvent>,
+}
+
+impl Outcome {
+    /// Number of events in `batches`.
+    pub fn accepted(&self) -> usize {
+        self.batches.iter().map(|b| b.events.len()).sum()
+    }
+
+    /// The input positions of every event in `batches`, `filtered` and `quarantined`, sorted.
+    /// Equal to `0..received` exactly when each event ended in one outcome, once.
+    pub fn outcome_indices(&self) -> Vec<usize> {
+        let mut indices: Vec<usize> = self
+            .batches
+            .iter()
+            .flat_map(|b| b.events.iter().filter_map(|e| e.index))
+            .chain(self.filtered.iter().map(|f| f.index))
+            .chain(self.quarantined.iter().map(|q| q.index))
+            .collect();
+        indices.sort_unstable();
+        indices
+    }
+}
+
+/// Parses, validates, translates and batches one Currents request body.
+///
+/// Fails only when the body as a whole is not a batch; per-event problems end in `quarantined`.
+pub fn process(
+    body: &[u8],
+    config: &ConnectorConfig,
+    ctx: &ProcessContext<'_>,
+) -> Result<Outcome, RequestError> {
+    let envelope = Envelope::parse(body)?;
+    let integrations =
+        serde_json::value::to_raw_value(&config.integrations).expect("a JSON map serialises");
+    let tctx = TranslateContext {
+        connector_id: ctx.connector_id,
+        nearest_region: ctx.nearest_region,
+        integrations: &integrations,
+    };
+    let mut outcome = Outcome {
+        received: envelope.events.len(),
+        batches: Vec::new(),
+        filtered: Vec::new(),
+        quarantined: Vec::new(),
+    };
+    let mut packer = Packer::new(ctx.connector_id, ctx.received_ms);
+    for (index, raw) in envelope.events.iter().enumerate() {
+        let ev = match validate_event(raw) {
+            Ok(ev) => ev,
+            Err(rejected) => {
+                outcome.quarantined.push(quarantine(index, raw, rejected));
+                continue;
+            }
+        };
+        let translated = match translate(&ev, config, &tctx) {
+            Ok(t) => t,
+            Err(reason) => {
+                outcome.filtered.push(FilteredEvent {
+                    index,
+                    event_id: ev.id.into_owned(),
+                    event_type: ev.event_type.into_owned(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        let event = QueuedEvent {
+            index: Some(index),
+            event_id: ev.id.into_owned(),
+            event_type: ev.event_type.into_owned(),
+            message_id: translated.message_id,
+            json: translated.json,
+        };
+        if let Err(too_large) = packer.push(translated.destination, translated.region, event) {
+            let rejected = Rejected::new(RejectReason::EventTooLarge, too_large.detail());
+            outcome.quarantined.push(quarantine(index, raw, rejected));
+        }
+    }
+    outcome.batches = packer.finish();
+    Ok(outcome)
+}
+
+fn quarantine(index: usize, raw: &RawValue, rejected: Rejected) -> QuarantinedEvent {
+    // Best effort: the id and type help an operator find the event even when it is invalid.
+    let fields = serde_json::from_str::<RawEvent<'_>>(raw.get()).ok();
+    let text = |r: Option<&RawValue>| r.and_then(|r| serde_json::from_str::<String>(r.get()).ok());
+    QuarantinedEvent {
+        index,
+        event_id: text(fields.as_ref().and_then(|e| e.id)),
+        event_type: text(fields.as_ref().and_then(|e| e.event_type)),
+        reason: rejected.reason,
+        detail: rejected.detail,
+        raw: raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+//! Per-connector counters: the totals and their merge (`totals`), the deltas a request or a
+//! consumer invocation adds (`tally`), and, on wasm32, the `ConnectorStats` Durable Object that
+//! keeps them and the admin route that reads them (`object`).
+
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+pub(crate) mod object;
+mod tally;
+mod totals;
+
+pub use tally::{Counted, Tally, Tick, ingest_delta};
+pub use totals::{BUCKET_MS, Bucket, LastError, MAX_BUCKETS, Stats, StatsDelta};
+
+/// Storage key of the stats JSON inside a `ConnectorStats` object.
+pub const STATS_STORAGE_KEY: &str = "stats";
+
+/// The `GET /admin/connectors/{id}/stats` body: the totals plus the connector id.
+pub fn stats_json(connector: &str, stats: &Stats) -> String {
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        connector: &'a str,
+        #[serde(flatten)]
+        stats: &'a Stats,
+    }
+    serde_json::to_string(&Answer { connector, stats }).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_answer_names_the_connector() {
+        let stats = Stats {
+            delivered: 3,
+            ..Stats::default()
+        };
+        let v: serde_json::Value = serde_json::from_str(&stats_json("acme", &stats)).unwrap();
+        assert_eq!(v["connector"], "acme");
+        assert_eq!(v["delivered"], 3);
+        assert!(v["quarantined"].is_object());
+    }
+}

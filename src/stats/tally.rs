@@ -1,0 +1,210 @@
+//! Stats deltas the Worker sends to each connector's `ConnectorStats` Durable Object: one per
+//! ingest request, one per connector per queue-consumer invocation. Delivery's decisions say
+//! what to count ([`Tick`]) once their effect has succeeded; counting is pure, the shell only
+//! posts the JSON.
+
+use std::collections::BTreeMap;
+
+use super::{LastError, Stats};
+use crate::delivery::HoldReason;
+use crate::pipeline::Outcome;
+
+/// What one finished delivery step adds to a connector's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tick {
+    /// The connector counted.
+    pub connector: String,
+    /// What happened.
+    pub counted: Counted,
+}
+
+/// The kinds of delivery step that are counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// `n` events reached Segment.
+    Delivered(usize),
+    /// `n` events went back to the queue after a transient failure (`status`, if Segment answered).
+    Retried(usize, Option<u16>),
+    /// `n` events went back to the queue in two halves after Segment refused their batch.
+    Split(usize, u16),
+    /// `n` events were held.
+    Held(HoldReason, usize),
+    /// Events went to quarantine: count per reason code, and Segment's status if any.
+    Quarantined(BTreeMap<String, usize>, Option<u16>),
+}
+
+/// The delta of one ingest request: received, accepted (queued), filtered and quarantined.
+pub fn ingest_delta(outcome: &Outcome, quarantined_extra: &[(&str, u64)], now_ms: u64) -> Stats {
+    let mut d = Stats {
+        received: outcome.received as u64,
+        accepted: outcome.accepted() as u64,
+        ..Stats::default()
+    };
+    for f in &outcome.filtered {
+        *d.filtered.entry(f.reason.code().to_owned()).or_insert(0) += 1;
+    }
+    for q in &outcome.quarantined {
+        *d.quarantined.entry(q.reason.code().to_owned()).or_insert(0) += 1;
+    }
+    for (code, n) in quarantined_extra {
+        *d.quarantined.entry((*code).to_owned()).or_insert(0) += n;
+    }
+    let (filtered, quarantined) = (d.filtered_total(), d.quarantined_total());
+    let b = d.bucket(now_ms);
+    b.received = outcome.received as u64;
+    b.filtered = filtered;
+    b.quarantined = quarantined;
+    d
+}
+
+/// Per-connector deltas of one consumer invocation.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Connector id → delta.
+    pub by_connector: BTreeMap<String, Stats>,
+}
+
+impl Tally {
+    fn of(&mut self, connector: &str) -> &mut Stats {
+        self.by_connector.entry(connector.to_owned()).or_default()
+    }
+
+    fn error(&mut self, connector: &str, code: &str, status: Option<u16>, now_ms: u64) {
+        let d = self.of(connector);
+        if d.last_error.as_ref().is_none_or(|e| e.at_ms <= now_ms) {
+            d.last_error = Some(LastError {
+                code: code.to_owned(),
+                status,
+                at_ms: now_ms,
+            });
+        }
+    }
+
+    /// `n` events reached Segment.
+    fn delivered(&mut self, connector: &str, n: usize, now_ms: u64) {
+        let d = self.of(connector);
+        d.delivered += n as u64;
+        d.last_success_ms = d.last_success_ms.max(Some(now_ms));
+        d.bucket(now_ms).delivered += n as u64;
+    }
+
+    /// `n` events go back to the queue after a transient failure.
+    fn retried(&mut self, connector: &str, n: usize, status: Option<u16>, now_ms: u64) {
+        self.of(connector).retried += n as u64;
+        self.error(connector, "segment_unavailable", status, now_ms);
+    }
+
+    /// `n` events go back to the queue in two halves after Segment refused their batch.
+    fn split(&mut self, connector: &str, n: usize, status: u16, now_ms: u64) {
+        self.of(connector).split += n as u64;
+        self.error(connector, "segment_rejected", Some(status), now_ms);
+    }
+
+    /// `n` events are held for `reason`.
+    fn held(&mut self, connector: &str, reason: HoldReason, n: usize, now_ms: u64) {
+        *self
+            .of(connector)
+            .held
+            .entry(reason.code().to_owned())
+            .or_insert(0) += n as u64;
+        self.error(connector, reason.code(), None, now_ms);
+    }
+
+    /// `n` events went to quarantine for `reason`.
+    fn quarantined(
+        &mut self,
+        connector: &str,
+        reason: &str,
+        n: usize,
+        status: Option<u16>,
+        now_ms: u64,
+    ) {
+        let d = self.of(connector);
+        *d.quarantined.entry(reason.to_owned()).or_insert(0) += n as u64;
+        d.bucket(now_ms).quarantined += n as u64;
+        self.error(connector, reason, status, now_ms);
+    }
+
+    /// Counts a finished delivery step.
+    pub fn count(&mut self, tick: &Tick, now_ms: u64) {
+        let c = tick.connector.as_str();
+        match &tick.counted {
+            Counted::Delivered(n) => self.delivered(c, *n, now_ms),
+            Counted::Retried(n, status) => self.retried(c, *n, *status, now_ms),
+            Counted::Split(n, status) => self.split(c, *n, *status, now_ms),
+            Counted::Held(reason, n) => self.held(c, *reason, *n, now_ms),
+            Counted::Quarantined(reasons, status) => {
+                for (reason, n) in reasons {
+                    self.quarantined(c, reason, *n, *status, now_ms);
+                }
+            }
+        }
+    }
+
+    /// `n` events were re-enqueued from quarantine.
+    pub fn replayed(&mut self, connector: &str, n: usize) {
+        self.of(connector).replayed += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConnectorConfig;
+    use crate::pipeline::{ProcessContext, process};
+
+    #[test]
+    fn ingest_counts_every_event_once() {
+        let config = ConnectorConfig::from_json(&format!(
+            r#"{{"token_sha256":"{}","destinations":{{"main":{{"write_key":"wk_1234","region":"us"}}}}}}"#,
+            "0".repeat(64)
+        ))
+        .unwrap();
+        let body = br#"{"events":[
+            {"id":"a","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
+            {"id":"b","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b"}},
+            {"event_type":"users.messages.email.Send","time":1}
+        ]}"#;
+        let ctx = ProcessContext {
+            connector_id: "acme",
+            nearest_region: None,
+            received_ms: 0,
+        };
+        let out = process(body, &config, &ctx).unwrap();
+        let d = ingest_delta(&out, &[], 7_200_123);
+        assert_eq!((d.received, d.accepted), (3, 1));
+        assert_eq!(d.filtered["anonymous_user"], 1);
+        assert_eq!(d.quarantined["missing_id"], 1);
+        assert_eq!(d.series[&7_200_000].received, 3);
+    }
+
+    #[test]
+    fn consumer_tally_per_connector() {
+        let tick = |c: &str, counted| Tick {
+            connector: c.to_owned(),
+            counted,
+        };
+        let mut t = Tally::default();
+        t.count(&tick("a", Counted::Delivered(3)), 10);
+        t.count(&tick("a", Counted::Retried(2, Some(503))), 11);
+        t.count(&tick("b", Counted::Held(HoldReason::Paused, 4)), 12);
+        let reasons = BTreeMap::from([("segment_rejected".to_owned(), 1)]);
+        t.count(&tick("a", Counted::Quarantined(reasons, Some(400))), 13);
+        t.replayed("a", 5);
+        t.count(&tick("c", Counted::Split(6, 413)), 14);
+        let a = &t.by_connector["a"];
+        assert_eq!((a.delivered, a.retried, a.replayed), (3, 2, 5));
+        let c = &t.by_connector["c"];
+        assert_eq!(c.split, 6);
+        assert_eq!(c.last_error.as_ref().unwrap().status, Some(413));
+        assert_eq!(a.last_success_ms, Some(10));
+        assert_eq!(a.quarantined["segment_rejected"], 1);
+        let e = a.last_error.as_ref().unwrap();
+        assert_eq!((e.code.as_str(), e.status), ("segment_rejected", Some(400)));
+        assert_eq!(t.by_connector["b"].held["paused"], 4);
+        assert_eq!(
+            t.by_connector["b"].last_error.as_ref().unwrap().code,
+            "paused"
+        );
+    }
+}

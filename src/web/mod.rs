@@ -1,0 +1,100 @@
+//! The HTTP face of the Worker, pure: the router, the one mapping from errors to problem+json
+//! answers, CORS for the admin API, the nearest-region rule and the request log line. The
+//! wasm32 part (`respond`) copies an [`Answer`] into a platform response.
+
+mod cors;
+mod log;
+mod problem;
+mod region;
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+pub(crate) mod respond;
+mod route;
+
+pub use cors::{
+    CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, add_cors_headers, allowed_origin, preflight,
+};
+pub use log::{
+    RequestLog, config_error_line, platform_failure_line, settings_warning_line, to_line,
+};
+pub use problem::{
+    Answer, PROBLEM_TYPE_BASE, Problem, SERVICE, VERSION, health_answer, json_answer,
+};
+pub use region::{EU_EEA_COUNTRIES, nearest_region};
+pub use route::{ADMIN_PREFIX, HEALTH_PATH, INGEST_PREFIX, Route, route};
+
+/// Largest request body accepted (ingest and admin). Braze sends at most 100 events of up to
+/// 900 KB each, but in practice a batch is far smaller; over this limit the answer is 413 and
+/// Braze splits the batch (CONTRACTS §1), so no event is lost by keeping the limit well under
+/// Workers' 100 MB.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The body-size check of every request: refused above [`MAX_BODY_BYTES`], by the declared
+/// `Content-Length` before reading (`actual: None`) and by the actual length after.
+pub fn check_body_size(declared: Option<&str>, actual: Option<usize>) -> Result<(), Problem> {
+    let declared = declared.and_then(|v| v.trim().parse::<u64>().ok());
+    let over = declared.is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        || actual.is_some_and(|n| n > MAX_BODY_BYTES);
+    if over {
+        Err(Problem::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A request's query parameters, decoded (`application/x-www-form-urlencoded`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Decodes a query string (without the `?`).
+    pub fn parse(query: &str) -> Self {
+        Query(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters() {
+        let q =
+            Query::parse("connector=acme&reason=segment_rejected&key=quarantine%2Facme%2Fx.json");
+        assert_eq!(q.get("connector"), Some("acme"));
+        assert_eq!(q.get("key"), Some("quarantine/acme/x.json"));
+        assert_eq!(Query::parse("a=b+c").get("a"), Some("b c"));
+        assert_eq!(Query::parse("a").get("a"), Some(""));
+        assert_eq!(Query::parse("a=%zz%4").get("a"), Some("%zz%4"));
+        assert_eq!(Query::parse("").get("a"), None);
+    }
+
+    #[test]
+    fn body_limit() {
+        assert_eq!(MAX_BODY_BYTES, 8_388_608);
+        assert!(check_body_size(None, None).is_ok());
+        assert!(check_body_size(Some("8388608"), Some(8_388_608)).is_ok());
+        assert!(check_body_size(Some("8388609"), None).is_err());
+        assert!(check_body_size(None, Some(8_388_609)).is_err());
+        assert!(check_body_size(Some("junk"), Some(3)).is_ok());
+        assert_eq!(
+            check_body_size(Some("9999999999"), None)
+                .unwrap_err()
+                .status(),
+            413
+        );
+    }
+}
