@@ -75,6 +75,8 @@ pub fn translate_batch(
     let ctx = ProcessContext {
         connector_id: connector_id.as_deref().unwrap_or(PLAYGROUND_CONNECTOR),
         nearest_region: region,
+        // The browser's clock: the batches show the `received_ms` the Worker would stamp.
+        received_ms: browser_now_ms(),
     };
     let outcome =
         process(body.as_bytes(), &config, &ctx).map_err(|e| js_error(e.code(), &e, None))?;
@@ -106,4 +108,10 @@ pub fn known_event_types() -> Vec<String> {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// The browser's clock, UNIX ms.
+#[allow(clippy::disallowed_methods)] // The browser wrapper is a shell: it reads the platform clock.
+fn browser_now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }

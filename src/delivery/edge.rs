@@ -99,22 +99,7 @@ async fn perform(
                     segment_client::send(url, &write_key, &body, timeout, facts.now_ms).await;
                 plan::after_send(msg, &attempt, facts)
             }
-            Action::Enqueue {
-                messages,
-                delay,
-                done,
-                refused,
-            } => {
-                let bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
-                let secs = u32::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
-                match queue::send(env, &bodies, secs).await {
-                    Ok(()) => Action::Ack(done),
-                    Err(_) => {
-                        console_log!("{}", platform_failure_line(&done.connector, "queue_send"));
-                        *refused
-                    }
-                }
-            }
+            Action::Enqueue { .. } => enqueue(env, action).await,
             Action::Quarantine { doc, done, refused } => {
                 match quarantine_store::put(env, &done.connector, facts.now_ms, &doc).await {
                     Ok(_) => Action::Ack(done),
@@ -132,6 +117,29 @@ async fn perform(
             Action::PlatformRetry { intended } => {
                 return Some(settings.platform_retry_secs(intended));
             }
+        }
+    }
+}
+
+/// Performs an [`Action::Enqueue`]: the messages go to the queue after its delay (whole
+/// seconds, rounded up), then its `done` or, when the queue refuses, its `refused` action.
+async fn enqueue(env: &Env, action: Action) -> Action {
+    let Action::Enqueue {
+        messages,
+        delay,
+        done,
+        refused,
+    } = action
+    else {
+        return action;
+    };
+    let bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
+    let secs = u32::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+    match queue::send(env, &bodies, secs).await {
+        Ok(()) => Action::Ack(done),
+        Err(_) => {
+            console_log!("{}", platform_failure_line(&done.connector, "queue_send"));
+            *refused
         }
     }
 }

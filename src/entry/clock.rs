@@ -7,6 +7,7 @@ use ::worker::{Date, Env};
 use crate::config::{CLOCK_OFFSET_KEY, CONFIG_BINDING, Settings, offset_now};
 
 /// The platform clock, UNIX ms (for durations in log lines).
+#[allow(clippy::disallowed_methods)] // The one reader of the Worker's clock.
 pub fn platform_ms() -> u64 {
     Date::now().as_millis()
 }
@@ -25,6 +26,7 @@ pub async fn now_ms(env: &Env, settings: &Settings) -> u64 {
 }
 
 /// 64 random bits from the platform, for jitter seeds and key suffixes (never for secrets).
+#[allow(clippy::disallowed_methods)] // The one reader of the Worker's randomness.
 pub fn random_u64() -> u64 {
     let hi = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
     let lo = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;

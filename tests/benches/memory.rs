@@ -1,6 +1,7 @@
 //! Peak heap per Currents batch: `process()` plus rendering every Segment request body, measured
 //! with dhat's allocator (bytes, not time, so the figure is exact and repeatable).
 //! Run: `cargo bench --bench memory`; report in docs/BENCHMARKS.md.
+#![allow(missing_docs, clippy::print_stdout)] // a report on stdout; criterion's and dhat's macros define undocumented items
 
 use std::fs;
 use std::path::Path;

@@ -4,6 +4,7 @@
 //! body. Baseline: `serde_json::from_slice::<Value>` of the same input bytes plus `to_string` of
 //! a `Value` the size of our output — the least any Value-based translator would have to do.
 //! Run: `cargo bench --bench translate`; report in docs/BENCHMARKS.md.
+#![allow(missing_docs, clippy::print_stdout)] // a report on stdout; criterion's and dhat's macros define undocumented items
 
 use std::fs;
 use std::hint::black_box;
