@@ -133,9 +133,15 @@ async fn enqueue(env: &Env, action: Action) -> Action {
     else {
         return action;
     };
-    let bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
+    let mut bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
     let secs = u32::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
-    match queue::send(env, &bodies, secs).await {
+    // One message (a hold, a retry) goes with `send`; the halves of a split in one `sendBatch`,
+    // so either both are queued or neither.
+    let sent = match bodies.len() {
+        1 => queue::send_one(env, bodies.remove(0), secs).await,
+        _ => queue::send(env, &bodies, secs).await,
+    };
+    match sent {
         Ok(()) => Action::Ack(done),
         Err(_) => {
             console_log!("{}", platform_failure_line(&done.connector, "queue_send"));

@@ -24,3 +24,17 @@ pub async fn send(env: &Env, bodies: &[String], delay_secs: u32) -> ::worker::Re
     }
     Ok(())
 }
+
+/// Puts one body on the queue after `delay_secs`, with the platform's one-message call (a hold
+/// or a retry of one message).
+pub async fn send_one(env: &Env, body: String, delay_secs: u32) -> ::worker::Result<()> {
+    let queue = env.queue(DELIVERY_BINDING)?;
+    queue
+        .send(
+            MessageBuilder::new(body)
+                .content_type(QueueContentType::Text)
+                .delay_seconds(delay_secs)
+                .build(),
+        )
+        .await
+}
