@@ -1,13 +1,13 @@
-// Drives Debian's Chromium (/usr/bin/chromium) headless through playwright-core, on a fresh profile,
-// with every request that does not go to the test server aborted and recorded: the page must work
-// with no network. Missing prerequisites fail with what to run, never skip.
+// Drives Debian's Chromium (/usr/bin/chromium) headless through playwright-core, one fresh browser
+// context per test, with every request that does not go to the test server aborted and recorded:
+// the page must work with no network. Missing prerequisites fail with what to run, never skip.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { ROOT, WWW } from "../e2e/wrangler.mjs";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const WWW = path.join(ROOT, "build/www");
+/** The checkout, and the static site wrangler.toml's [assets] serves (build/www). */
+export { ROOT, WWW };
 export const SCREENSHOTS = path.join(ROOT, ".tmp/screenshots");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const VIEWPORT = { width: 1280, height: 800 };
@@ -34,32 +34,35 @@ export async function requirePrerequisites() {
   }
 }
 
-/** Launches Chromium on a fresh user-data-dir; `offsite` collects every blocked non-local request. */
-export async function launch(chromium, origin) {
-  const tmp = path.join(ROOT, ".tmp");
-  mkdirSync(tmp, { recursive: true });
-  const profile = mkdtempSync(path.join(tmp, "chromium-profile-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: VIEWPORT,
-    offline: false,
-  });
-  const offsite = [];
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offsite.push(url);
-    return route.abort();
-  });
+/**
+ * Launches Chromium once (a test file shares the browser process). `open(origin)` gives each test
+ * its own browser context and page, so no test sees the cookies, storage, cache, history or
+ * focus another left: `{context, page, requests, offsite, errors, close()}`, where `requests`
+ * lists every URL the page asked for, `offsite` those not under `origin` (aborted: the page must
+ * work with no network) and `errors` the page's uncaught errors and console errors.
+ */
+export async function launch(chromium) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   return {
-    context,
-    offsite,
-    close: async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+    browser,
+    async open(origin) {
+      const context = await browser.newContext({ viewport: VIEWPORT });
+      const requests = [];
+      const offsite = [];
+      await context.route("**/*", (route) => {
+        const url = route.request().url();
+        requests.push(url);
+        if (url.startsWith(origin)) return route.continue();
+        offsite.push(url);
+        return route.abort();
+      });
+      const page = await context.newPage();
+      const errors = [];
+      page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+      page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
+      return { context, page, requests, offsite, errors, close: () => context.close() };
     },
+    close: () => browser.close(),
   };
 }
 

@@ -7,13 +7,18 @@
 // resume, stats, quarantine); the Worker itself also serves build/www as static assets
 // (tests/e2e/admin.test.mjs checks that), the proxy here only records what the page asked.
 //
+// Every test gets its own browser context and a freshly loaded, signed-out Console
+// (tests/browser/browser.mjs), and the connectors it changes are its own: no test starts from what
+// another left. Each fails on its own unexpected console errors or on a request that left the
+// test server.
+//
 // Screenshots: .tmp/screenshots/console-*.png; `UPDATE_SCREENSHOTS=1` also copies them into
 // docs/screenshots/.
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, beforeEach, test } from "node:test";
 import {
   ADMIN_TOKEN, brazeEvent, connectorConfig, loadSamples, newToken, newWriteKey, startHarness, waitFor,
 } from "../e2e/harness.mjs";
@@ -22,13 +27,15 @@ import { serveStatic } from "./static-server.mjs";
 
 const WRITE_KEY = newWriteKey("main");
 const WRITE_KEY_EU = newWriteKey("eu");
-const STATS_ID = "acme-stats";
-const STATS_TOKEN = newToken();
-const Q_ID = "acme-quarantine";
-const Q_TOKEN = newToken();
 
-let h, server, browser, page, adminToken;
-const pageErrors = [];
+let h, server, browser, adminToken;
+let tab, page; // this test's browser context and page
+let proxiedFrom = 0; // server.proxied before this test
+/** The API requests (through the page's origin) of this test so far. */
+const proxied = () => server.proxied.slice(proxiedFrom);
+/** Console errors the Worker's expected answers cause: 401 (sign-in refused), 404 (a deleted
+ * connector), 422 (an invalid config), which Chromium logs as failed loads. */
+const EXPECTED_ERRORS = /401|404|422|Unauthorized|Not Found|Unprocessable/i;
 
 const shot = (name, opts = {}) => screenshot(page, name, { prefix: "console", ...opts });
 
@@ -100,29 +107,52 @@ async function focused(id, what = `focus on #${id}`) {
 const statText = (key) => page.textContent(`[data-stat="${key}"]`);
 const statNum = async (key) => Number((await statText(key)).replace(/\D/g, ""));
 
-/** Clicks Refresh until the console's counter `key` equals `want` (the Worker's numbers move on their own). */
+/**
+ * Clicks Refresh until the console's counter `key` equals `want` (the Worker's numbers move on
+ * their own). Each round waits for that refresh to finish: the Console says "Connector <id>
+ * refreshed." once the list, the stats and the quarantine have all been reloaded (the notice is
+ * emptied first, so the words seen are this refresh's).
+ */
 async function refreshUntil(key, want) {
   await waitFor(async () => {
+    await page.evaluate(() => { document.querySelector("#notice").textContent = ""; });
     await page.click("#refresh-detail");
-    await page.waitForTimeout(150);
+    await page.waitForFunction(() => /^Connector .+ refreshed\.$/.test(document.querySelector("#notice").textContent));
     return (await statNum(key)) === want;
   }, { timeoutMs: 20_000, intervalMs: 300, message: `console ${key} = ${want}` });
+}
+
+/** Stores a connector of this test's own (its config in KV, as an operator's script would); returns its token. */
+async function seedConnector(id, extra = {}) {
+  const token = newToken();
+  await h.putConnector(id, connectorConfig(token, WRITE_KEY, extra));
+  return token;
 }
 
 before(async () => {
   const chromium = await requirePrerequisites();
   h = await startHarness({ writeKeys: { main: WRITE_KEY, eu: WRITE_KEY_EU } });
   adminToken = h.adminToken ?? ADMIN_TOKEN;
-  await h.putConnector(STATS_ID, connectorConfig(STATS_TOKEN, WRITE_KEY, { description: "Seeded in KV by the test" }));
-  await h.putConnector(Q_ID, connectorConfig(Q_TOKEN, WRITE_KEY));
   server = await serveStatic(WWW, { upstream: (url, init) => h.mf.dispatchFetch(url, init) });
-  browser = await launch(chromium, server.url);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  browser = await launch(chromium);
+});
+
+beforeEach(async () => {
+  tab = await browser.open(server.url);
+  page = tab.page;
   page.setDefaultTimeout(10_000);
-  page.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && pageErrors.push(`console: ${m.text()}`));
+  proxiedFrom = server.proxied.length;
   await page.goto(new URL("console.html", server.url).href);
   await page.waitForSelector("body[data-ready=true]");
+});
+
+afterEach(async () => {
+  try {
+    assert.deepEqual(tab.errors.filter((e) => !EXPECTED_ERRORS.test(e)), [], "console errors");
+    assert.deepEqual(tab.offsite, [], "requests that left the test server");
+  } finally {
+    await tab.close();
+  }
 });
 
 after(async () => {
@@ -154,9 +184,9 @@ test("sign in: a wrong token is refused at the field; the right one opens the co
   await visible("#connectors-panel");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("currents-relay.admin-token")), adminToken);
   assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
-  assert.deepEqual(await browser.context.cookies(), [], "no cookies");
+  assert.deepEqual(await tab.context.cookies(), [], "no cookies");
   assert.equal(await page.inputValue("#admin-token"), "", "the token field is emptied");
-  assert.ok(server.proxied.some((r) => r === "GET /admin/connectors"), "the page asked the Worker, same origin");
+  assert.ok(proxied().some((r) => r === "GET /admin/connectors"), "the page asked the Worker, same origin");
 });
 
 test("create a connector from the form: the token is shown once with a copy button and a warning; it works for Braze", async () => {
@@ -224,6 +254,8 @@ test("create a connector from the form: the token is shown once with a copy butt
 });
 
 test("stats: a batch sent with the connector's token shows in the counters and the hourly chart", async () => {
+  const STATS_ID = "acme-stats";
+  const STATS_TOKEN = await seedConnector(STATS_ID, { description: "Seeded in KV by the test" });
   await openConnector(STATS_ID);
   assert.equal(await statNum("received"), 0);
   assert.equal(await page.locator("#stats svg.chart rect").count(), 0, "no bars before any event");
@@ -260,21 +292,25 @@ test("stats: a batch sent with the connector's token shows in the counters and t
 });
 
 test("rotate the token: shown once; the old token gets 401, the new one 200", async () => {
-  await openConnector(STATS_ID);
+  const id = "acme-rotate";
+  const oldToken = await seedConnector(id);
+  await openConnector(id);
   page.once("dialog", (d) => d.accept());
   await page.click("#rotate");
   await visible("#token-panel");
   const token = await page.inputValue("#new-token");
-  assert.ok(token && token !== STATS_TOKEN);
+  assert.ok(token && token !== oldToken);
   await shot("rotate");
   const events = [brazeEvent("rot-1")];
-  assert.equal((await sendBatch(STATS_ID, STATS_TOKEN, events)).status, 401, "the old token is refused");
-  assert.equal((await sendBatch(STATS_ID, token, events)).status, 200, "the new token works");
+  assert.equal((await sendBatch(id, oldToken, events)).status, 401, "the old token is refused");
+  assert.equal((await sendBatch(id, token, events)).status, 200, "the new token works");
   await page.click("#token-done");
 });
 
 test("edit: write keys redacted and kept; the Worker's 422 errors appear at their fields", async () => {
-  await openConnector(STATS_ID);
+  const id = "acme-edit";
+  await seedConnector(id, { description: "Seeded in KV by the test" });
+  await openConnector(id);
   await page.click("#edit");
   await visible("#editor");
   const key = page.locator("#f-destinations .destination").first().getByLabel(/write key/i);
@@ -293,13 +329,13 @@ test("edit: write keys redacted and kept; the Worker's 422 errors appear at thei
   await focused("form-errors", "focus moves to the error summary");
   await page.locator("#f-retention").scrollIntoViewIfNeeded();
   await shot("edit-errors", { fullPage: true });
-  assert.equal((await h.admin("GET", `/admin/connectors/${STATS_ID}`)).json.config.retention_hours, 168, "nothing saved");
+  assert.equal((await h.admin("GET", `/admin/connectors/${id}`)).json.config.retention_hours, 168, "nothing saved");
 
   await page.fill("#f-retention", "48");
   await key.fill("");
   await page.click("#f-submit");
   await page.waitForSelector("#editor", { state: "hidden" });
-  const c = (await h.admin("GET", `/admin/connectors/${STATS_ID}`)).json.config;
+  const c = (await h.admin("GET", `/admin/connectors/${id}`)).json.config;
   assert.equal(c.retention_hours, 48);
   assert.equal(c.description, "Seeded in KV by the test", "fields the form did not change are kept");
   assert.equal(c.destinations.main.write_key, `****${WRITE_KEY.slice(-4)}`, "the write key is unchanged");
@@ -307,22 +343,26 @@ test("edit: write keys redacted and kept; the Worker's 422 errors appear at thei
 });
 
 test("pause and resume", async () => {
-  await openConnector(STATS_ID);
+  const id = "acme-pause";
+  await seedConnector(id);
+  await openConnector(id);
   await page.click("#pause");
   await page.waitForSelector("#resume:not([hidden])");
   assert.equal(await page.textContent("#detail-state"), "Paused");
-  assert.equal((await h.admin("GET", `/admin/connectors/${STATS_ID}`)).json.config.paused, true);
+  assert.equal((await h.admin("GET", `/admin/connectors/${id}`)).json.config.paused, true);
   await focused("resume", "focus moves to the button that undoes the pause");
   await shot("paused");
   await page.click("#resume");
   await page.waitForSelector("#pause:not([hidden])");
   assert.equal(await page.textContent("#detail-state"), "Active");
-  assert.equal((await h.admin("GET", `/admin/connectors/${STATS_ID}`)).json.config.paused, false);
+  assert.equal((await h.admin("GET", `/admin/connectors/${id}`)).json.config.paused, false);
 });
 
 test("quarantine: list by reason, inspect one, replay one, replay all with a progress bar and totals", async () => {
   // One batch with a malformed event (no id) → a missing_id object at ingest; one batch Segment
   // refuses as a whole (404) → a segment_rejected object that replay delivers.
+  const Q_ID = "acme-quarantine";
+  const Q_TOKEN = await seedConnector(Q_ID);
   const bad = { event_type: "users.messages.email.Open", time: 1_767_225_600, user: { external_user_id: "u-1" } };
   const r1 = await sendBatch(Q_ID, Q_TOKEN, [brazeEvent("q-ok-1"), bad]);
   assert.equal(r1.json.quarantined, 1, r1.text);
@@ -342,7 +382,7 @@ test("quarantine: list by reason, inspect one, replay one, replay all with a pro
   await page.selectOption("#q-reason", "missing_id");
   await page.waitForFunction(() => document.querySelectorAll("#q-list tbody tr").length === 1);
   assert.match(await page.textContent("#q-list tbody tr"), /missing_id × 1/);
-  assert.ok(server.proxied.some((r) => r.includes("reason=missing_id")), "the filter is the Worker's");
+  assert.ok(proxied().some((r) => r.includes("reason=missing_id")), "the filter is the Worker's");
 
   const key = await page.getAttribute("#q-list tbody tr", "data-key");
   await page.click("#q-list [data-inspect]");
@@ -377,15 +417,18 @@ test("quarantine: list by reason, inspect one, replay one, replay all with a pro
 });
 
 test("delete a connector (confirmed): it leaves the list and Braze's requests get 404", async () => {
-  await openConnector(Q_ID);
+  const id = "acme-delete";
+  const token = await seedConnector(id);
+  assert.equal((await sendBatch(id, token, [brazeEvent("before-delete")])).status, 200);
+  await openConnector(id);
   page.once("dialog", (d) => d.accept());
   await page.click("#delete");
   await page.waitForSelector("#detail", { state: "hidden" });
   // The list refreshes after the delete answer: wait for it rather than race it.
-  await waitFor(async () => (await page.locator(`#connectors [data-open="${Q_ID}"]`).count()) === 0, {
+  await waitFor(async () => (await page.locator(`#connectors [data-open="${id}"]`).count()) === 0, {
     message: "the deleted connector leaves the list",
   });
-  assert.equal((await sendBatch(Q_ID, Q_TOKEN, [brazeEvent("gone")])).status, 404);
+  assert.equal((await sendBatch(id, token, [brazeEvent("gone")])).status, 404);
   await shot("deleted");
 });
 
@@ -401,7 +444,9 @@ test("a 401 from the Worker (token changed or wrong) returns to sign-in with a m
 });
 
 test("accessibility: every control is labelled, the connector view works from the keyboard", async () => {
-  await openConnector(STATS_ID);
+  const id = "acme-a11y";
+  await seedConnector(id);
+  await openConnector(id);
   const unlabelled = await page.$$eval("input, select, textarea, button", (els) => els
     .filter((e) => e.offsetParent !== null || e.closest("form"))
     .filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || (e.tagName === "BUTTON" && e.textContent.trim())))
@@ -431,10 +476,18 @@ test("sign out forgets the token (sessionStorage cleared) and shows sign-in", as
   await page.waitForSelector("body[data-view=signin]");
 });
 
-test("no console errors; only same-origin requests, all API calls under /admin/ and /v1/", async () => {
-  // 401 (sign-in refused), 404 (deleted connector) and 422 (the edit test's invalid config) are
-  // the Worker's expected answers, which Chromium logs as failed loads.
-  assert.deepEqual(pageErrors.filter((e) => !/401|404|422|Unauthorized|Not Found|Unprocessable/i.test(e)), []);
-  assert.deepEqual(browser.offsite, []);
-  assert.ok(server.proxied.every((r) => / \/(admin|v1)\//.test(r)), server.proxied.join("\n"));
+test("a visit (sign in, open a connector, sign out) asks only its own origin: files of build/www and the API under /admin/", async () => {
+  const id = "acme-visit";
+  await seedConnector(id);
+  await openConnector(id);
+  await page.click("#signout");
+  await visible("#signin");
+  assert.deepEqual(tab.errors, [], "no console error at all");
+  assert.ok(tab.requests.length > 0);
+  for (const url of tab.requests) {
+    assert.ok(url.startsWith(server.url), `a request left the origin: ${url}`);
+    const { pathname } = new URL(url);
+    assert.ok(existsSync(path.join(WWW, pathname)) || pathname.startsWith("/admin/"), `neither a file of build/www nor the API: ${url}`);
+  }
+  assert.ok(proxied().length > 0 && proxied().every((r) => / \/admin\//.test(r)), proxied().join("\n"));
 });

@@ -2,6 +2,10 @@
 // what the page shows for each event must be exactly what pkg/node's translateBatch (the Worker's
 // own pipeline) computes for the same batch, config and connector id.
 //
+// Every test gets its own browser context and a freshly loaded page (tests/browser/browser.mjs):
+// none starts from what another left, and each fails on its own console errors or on a request
+// that left the test server.
+//
 // Screenshots go to .tmp/screenshots/; `UPDATE_SCREENSHOTS=1 npm run test:browser` also copies
 // them into docs/screenshots/.
 
@@ -9,7 +13,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, beforeEach, test } from "node:test";
 import { ROOT, SCREENSHOTS, WWW, launch, requirePrerequisites, screenshot } from "./browser.mjs";
 import { serveStatic } from "./static-server.mjs";
 
@@ -17,8 +21,8 @@ const require = createRequire(import.meta.url);
 const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users");
 const GOLDEN_DIR = path.join(ROOT, "tests/golden");
 
-let relay, server, browser, page;
-const pageErrors = [];
+let relay, server, browser;
+let tab, page; // this test's browser context and page
 
 function loadSamples(dir = SAMPLES_DIR) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -102,13 +106,24 @@ before(async () => {
     throw new Error(`pkg/node is missing: run \`bash scripts/build-pkg.sh\` (${e.message})`);
   }
   server = await serveStatic(WWW);
-  browser = await launch(chromium, server.url);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  page.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && pageErrors.push(`console: ${m.text()}`));
+  browser = await launch(chromium);
+});
+
+beforeEach(async () => {
+  tab = await browser.open(server.url);
+  page = tab.page;
   await page.goto(server.url);
   await page.waitForSelector("body[data-ready]", { timeout: 30_000 });
   assert.equal(await page.getAttribute("body", "data-ready"), "true", await page.textContent("#engine"));
+});
+
+afterEach(async () => {
+  try {
+    assert.deepEqual(tab.errors, [], "console errors");
+    assert.deepEqual(tab.offsite, [], "requests that left the test server");
+  } finally {
+    await tab.close();
+  }
 });
 
 after(async () => {
@@ -149,7 +164,6 @@ test("the 50 golden types show their golden event names and payloads", async () 
     assert.deepEqual(row.payload, goldens[i].segment, goldens[i].braze.event_type);
   });
   await assertPageEqualsPkg();
-  await afterRender(() => page.fill("#connector-id", "playground"));
 });
 
 test("naming profile segment_catalog: Email Unsubscribed appears, live", async () => {
@@ -163,7 +177,6 @@ test("naming profile segment_catalog: Email Unsubscribed appears, live", async (
   await page.locator('#events li[data-event-name="Email Unsubscribed"] summary').click();
   await page.locator('#events li[data-event-name="Email Unsubscribed"]').scrollIntoViewIfNeeded();
   await screenshot(page, "segment-catalog");
-  await afterRender(() => page.getByLabel("Braze (braze)").check());
 });
 
 test("include_anonymous: a filtered anonymous event becomes forwarded; quarantine shows reason and detail", async () => {
@@ -188,7 +201,6 @@ test("include_anonymous: a filtered anonymous event becomes forwarded; quarantin
   assert.equal(shown[0].payload.anonymousId, "braze-user-1");
   assert.equal(shown[0].payload.userId, undefined);
   await assertPageEqualsPkg();
-  await afterRender(() => page.getByLabel(/Forward anonymous users/).uncheck());
 });
 
 test("an invalid batch shows a clear error, and the page keeps working", async () => {
@@ -232,13 +244,10 @@ test("an invalid config field is shown at that field, in the form and under the 
 
   await afterRender(() => page.fill("#config", good));
   assert.ok(await page.locator("#config-errors").isHidden());
-  await page.click("#advanced summary");
 });
 
 test("keyboard: Tab reaches every control, focus is visible, options work from the keyboard", async () => {
-  // A fresh load, so Tab starts at the top of the page (it opens with every sample).
-  await page.reload();
-  await page.waitForSelector("body[data-ready=true]");
+  // A fresh page: Tab starts at the top (it opens with every sample).
   const want = ["skip-link", "nav:Playground", "nav:Console", "sample", "file", "batch", "connector-id",
     "profile", "custom-event-names", "override-type", "override-name", "override-add", "include-anonymous",
     "message-id", "selection", "forward-unknown", "advanced", "show", "expand", "event-0"];
@@ -288,15 +297,13 @@ test("event selection: a chosen subset filters the rest as not_selected; forward
   assert.ok(shown.some((e) => e.reason === "not_selected"));
   assert.ok(shown.some((e) => e.reason === "unknown_type"));
   await assertPageEqualsPkg();
-  await afterRender(() => page.getByLabel("All known types").check());
-  await afterRender(() => page.getByLabel(/Forward types the translator does not know/).check());
 });
 
-test("no console errors and no request left the test server", async () => {
-  assert.deepEqual(pageErrors, []);
-  assert.deepEqual(browser.offsite, []);
-  assert.ok(server.requests.includes("/pkg/web/currents_relay_bg.wasm"));
-  assert.ok(server.requests.includes("/samples.json"));
+test("the page loads its engine and samples from the test server, nothing from elsewhere", async () => {
+  const paths = tab.requests.map((u) => new URL(u).pathname);
+  assert.ok(paths.includes("/pkg/web/currents_relay_bg.wasm"), paths.join("\n"));
+  assert.ok(paths.includes("/samples.json"), paths.join("\n"));
+  assert.ok(tab.requests.every((u) => u.startsWith(server.url)), tab.requests.join("\n"));
 });
 
 test("upload: a batch file from the file input is translated", async () => {
@@ -317,5 +324,4 @@ test("the Console link leads to the operator Console (sign-in first)", async () 
   await page.waitForSelector("body[data-view=signin]");
   assert.match(await page.textContent("main"), /admin token/);
   await screenshot(page, "console");
-  await page.goBack();
 });

@@ -10,6 +10,7 @@ import {
   HANG_MS,
   assertExactlyDelivered,
   events,
+  settledStats,
   startDeliveryHarness,
   stats,
   total,
@@ -26,7 +27,7 @@ const DEADLINE_MS = 120_000;
 let h;
 
 before(async () => {
-  h = await startDeliveryHarness({ writeKeys: { main: writeKey } });
+  h = await startDeliveryHarness({ writeKeys: { main: writeKey }, meterQueue: true });
   await h.putConnector(CONNECTOR, connectorConfig(token, writeKey));
 });
 after(() => h?.close());
@@ -93,14 +94,9 @@ test("5,000 events under 30 % Segment faults: all 200, every event delivered, st
     assert.ok((faultStats.faults[mode] ?? 0) > 0, `fault mode ${mode} never fired: ${JSON.stringify(faultStats.faults)}`);
   }
 
-  // Stats: the delivered count catches up with the sink (the consumer reports after its sends).
-  const s = await waitUntil(
-    async () => {
-      const st = await stats(h, CONNECTOR);
-      return st.delivered >= h.sink.stats().accepted_events ? st : null;
-    },
-    { timeoutMs: 15_000, what: "stats.delivered to reach the sink's count", describe: () => stats(h, CONNECTOR) },
-  );
+  // Stats once every message is done (the consumer reports after its sends) and every ingest
+  // delta has landed: nothing can change them, or the sink, any more.
+  const s = await settledStats(h, CONNECTOR, N);
   const sinkNow = h.sink.stats();
   // Ingest deltas arrive concurrently (4 requests in flight): a lost update shows here.
   assert.equal(s.received, N, "stats.received: ingest deltas were lost (concurrent updates of ConnectorStats)");
@@ -135,18 +131,12 @@ test("stats count every event of 40 concurrent ingest requests and their deliver
   await waitUntil(() => h.sink.stats().distinct_message_ids >= before + 200, {
     timeoutMs: 30_000, what: "200 events at the sink", describe: () => h.sink.stats(),
   });
-  const s = await waitUntil(
-    async () => {
-      const st = await stats(h, C);
-      return st.delivered >= 200 ? st : null;
-    },
-    { timeoutMs: 10_000, what: "stats.delivered = 200", describe: () => stats(h, C) },
-  );
-  await new Promise((r) => setTimeout(r, 500)); // late ingest deltas (waitUntil) have landed
-  const final = await stats(h, C);
+  // Every delivery delta is written once the queue is idle; the ingest deltas (waitUntil, after
+  // each answer) once `received` reaches 200: a lost concurrent update never gets there.
+  const final = await settledStats(h, C, 200);
   assert.deepEqual(
     { received: final.received, accepted: final.accepted, delivered: final.delivered },
     { received: 200, accepted: 200, delivered: 200 },
-    `concurrent stats updates were lost: ${JSON.stringify({ received: s.received, accepted: s.accepted })}`,
+    `concurrent stats updates were lost: ${JSON.stringify({ received: final.received, accepted: final.accepted })}`,
   );
 });

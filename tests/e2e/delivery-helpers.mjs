@@ -67,6 +67,23 @@ export async function stats(h, connector) {
   return res.json;
 }
 
+/**
+ * A connector's stats once nothing more can change them (harness with `meterQueue`): the delivery
+ * queue is idle, so every consumer invocation has written its delta, and the ingest deltas
+ * (written after the answer, in waitUntil) have landed: `received` has reached the number of
+ * events the test posted.
+ */
+export async function settledStats(h, connector, received) {
+  await h.waitForQueueIdle();
+  return waitUntil(
+    async () => {
+      const s = await stats(h, connector);
+      return s.received >= received ? s : null;
+    },
+    { timeoutMs: 10_000, what: `${received} events received in the stats of ${connector}`, describe: () => stats(h, connector) },
+  );
+}
+
 /** Quarantine listing entries of a connector (optionally one reason). */
 export async function listQuarantine(h, connector, reason) {
   const q = `/admin/quarantine?connector=${encodeURIComponent(connector)}${reason ? `&reason=${reason}` : ""}`;
@@ -140,7 +157,7 @@ export function countsOf(s) {
 // ---------------------------------------------------------------------------------------------
 // The queue spy: the same built Worker, but its `DELIVERY` producer writes to a queue consumed by
 // a tiny spy Worker that records every message body (to Node) and forwards it unchanged to
-// `currents-relay-delivery`, which the relay consumes as usual. Every body the relay enqueues
+// the delivery queue (wrangler.toml), which the relay consumes as usual. Every body the relay enqueues
 // (at ingest, on retry, on hold, on replay) passes through the spy, so a test can read what a
 // queue message really carries. Used by delivery-secrets.test.mjs only.
 
@@ -160,22 +177,25 @@ export default {
 /**
  * Starts the sink and the relay with the queue spy. Returns an object with the harness's
  * helpers this file needs (`post`, `admin`, `putConnector`, `kv`, `r2`, `sink`, `logs`,
- * `logText`, `quarantineObjects`, `close`) plus `queueBodies` (every recorded body, in order).
+ * `logText`, `logBarrier`, `quarantineObjects`, `close`) plus `queueBodies` (every recorded body, in
+ * order).
  */
 export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
   const { Miniflare } = await import("miniflare");
-  const { COMPATIBILITY_DATE, ORIGIN, readAnswer, relayWorkerOptions, requireBuild } = await import("./harness.mjs");
+  const {
+    COMPATIBILITY_DATE, CONFIG_BINDING, DELIVERY_QUEUE, ORIGIN, QUARANTINE_BINDING, barrierWorkerOptions, logCollector,
+    readAnswer, relayWorkerOptions, requireBuild,
+  } = await import("./harness.mjs");
   const { startSink } = await import("../../scripts/segment-sink.mjs");
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true });
   const logs = [];
+  const collector = logCollector(logs);
   const queueBodies = [];
   let mf;
   try {
     mf = new Miniflare({
-      handleStructuredLogs: ({ level, message }) => {
-        logs.push({ level, message });
-      },
+      handleStructuredLogs: collector.handleStructuredLogs,
       workers: [
         {
           name: "currents-relay",
@@ -194,7 +214,7 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
           script: SPY_SCRIPT,
           compatibilityDate: COMPATIBILITY_DATE,
           queueConsumers: { "spy-in": { maxBatchSize: 10, maxBatchTimeout: 1 } },
-          queueProducers: { OUT: "currents-relay-delivery" },
+          queueProducers: { OUT: DELIVERY_QUEUE },
           serviceBindings: {
             RECORD: async (request) => {
               queueBodies.push(await request.text());
@@ -202,6 +222,7 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
             },
           },
         },
+        barrierWorkerOptions(),
       ],
     });
     await mf.ready;
@@ -209,8 +230,8 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
     await sink.close();
     throw e;
   }
-  const kv = steadyProxy(await mf.getKVNamespace("CONFIG", "currents-relay"));
-  const r2 = steadyProxy(await mf.getR2Bucket("QUARANTINE", "currents-relay"));
+  const kv = steadyProxy(await mf.getKVNamespace(CONFIG_BINDING, "currents-relay"));
+  const r2 = steadyProxy(await mf.getR2Bucket(QUARANTINE_BINDING, "currents-relay"));
   const parse = readAnswer;
   return {
     mf,
@@ -249,6 +270,8 @@ export async function startSpiedHarness({ writeKeys = {}, adminToken }) {
       return (await r2Objects(r2, prefix)).map(({ key, text }) => ({ key, text }));
     },
     logText: () => logs.map((l) => l.message).join("\n"),
+    /** Resolves once every line the Worker logged before the call has reached `logs`. */
+    logBarrier: (opts) => collector.barrier(mf, opts),
     async close() {
       await mf.dispose().catch(() => {});
       await sink.close();

@@ -13,6 +13,7 @@ import {
   listQuarantine,
   replay,
   setClockOffset,
+  settledStats,
   startDeliveryHarness,
   stats,
   total,
@@ -27,7 +28,7 @@ const otherKey = newWriteKey("other");
 let h;
 
 before(async () => {
-  h = await startDeliveryHarness({ writeKeys: { main: writeKey, other: otherKey } });
+  h = await startDeliveryHarness({ writeKeys: { main: writeKey, other: otherKey }, meterQueue: true });
 });
 afterEach(() => setClockOffset(h, 0));
 after(() => h?.close());
@@ -57,11 +58,17 @@ async function ingest(connector, tag) {
   return ours;
 }
 
-/** Waits until the stats show at least N events held for `reason`. */
-const heldFor = (connector, reason) =>
-  waitUntil(async () => ((await stats(h, connector)).held?.[reason] ?? 0) >= N, {
-    timeoutMs: 20_000,
-    what: `${N} events held (${reason}) on ${connector}`,
+/** Events held for `reason` so far (each look at a held message counts its events again). */
+const heldCount = async (connector, reason) => (await stats(h, connector)).held?.[reason] ?? 0;
+
+/**
+ * Waits until the stats show at least `n` (default N) events held for `reason`: the consumer has
+ * looked at the held messages (and put them back) that often.
+ */
+const heldFor = (connector, reason, n = N) =>
+  waitUntil(async () => (await heldCount(connector, reason)) >= n, {
+    timeoutMs: 30_000,
+    what: `${n} events held (${reason}) on ${connector}`,
     describe: () => stats(h, connector),
   });
 
@@ -73,23 +80,24 @@ const sinkHas = (n, what) =>
     describe: () => h.sink.stats(),
   });
 
-const settle = (ms) => new Promise((r) => setTimeout(r, ms));
-
 test("paused connector: accepts and holds, resume delivers every event once", async () => {
   const C = "hold-paused";
   h.sink.reset();
   await h.putConnector(C, withMain({ paused: true }));
   const ours = await ingest(C, "p");
   await heldFor(C, "paused");
-  await settle(1500); // a few more looks at the held messages: still nothing may leave
+  // More looks at the held messages (every one was held, put back and held again): still nothing
+  // may leave, not even a request to Segment.
+  await heldFor(C, "paused", 2 * N);
+  assert.equal(h.sink.stats().requests, 0, "a paused connector called Segment");
   assert.equal(h.sink.stats().accepted_events, 0, "a paused connector sent events");
 
   await h.putConnector(C, withMain());
   await sinkHas(N, "the resumed connector's events");
-  await settle(1000);
+  // Every message is done (acked): no second copy can still be on its way.
+  const s = await settledStats(h, C, N);
   assertExactlyDelivered(h.sink, ours, "paused:");
   assert.equal(h.sink.stats().accepted_events, N, "each event sent once");
-  const s = await stats(h, C);
   assert.deepEqual(countsOf(s), {
     received: N, accepted: N, filtered: {}, quarantined: {}, delivered: N, replayed: 0,
   });
@@ -112,14 +120,20 @@ test("write key removed for 73 h (retention 168 h): held, then all delivered whe
   assert.equal(total(s.quarantined), 0, JSON.stringify(s.quarantined));
 
   await setClockOffset(h, 73 * HOUR);
-  await settle(1000); // held messages looked at with the clock 73 h on: still within 168 h
+  // The held messages are looked at with the clock 73 h on: still within 168 h, so held again,
+  // neither sent nor quarantined. Looks already running when the clock moved add at most N
+  // events to the count (each message is in one look at a time): 2 N more than now means at
+  // least N events were looked at on the new clock.
+  const before = await heldCount(C, "destination_missing");
+  await heldFor(C, "destination_missing", before + 2 * N);
+  assert.equal(h.sink.stats().requests, 0, "a held event was sent without its write key");
+  assert.equal((await listQuarantine(h, C)).length, 0, "quarantined at 73 h of a 168 h retention");
   await h.putConnector(C, withMain());
   await sinkHas(N, "the restored destination's events");
-  await settle(1000);
+  s = await settledStats(h, C, N);
   assertExactlyDelivered(h.sink, ours, "outage:");
   assert.equal(h.sink.stats().accepted_events, N, "each event sent once");
   assert.equal(h.sink.stats().by_source.main, N, "delivered with the restored write key");
-  s = await stats(h, C);
   assert.deepEqual(countsOf(s), {
     received: N, accepted: N, filtered: {}, quarantined: {}, delivered: N, replayed: 0,
   });
@@ -144,6 +158,8 @@ test("retention exceeded (24 h, clock +25 h): quarantined retention_exceeded, re
     },
     { timeoutMs: 30_000, what: `${N} events quarantined retention_exceeded`, describe: () => listQuarantine(h, C) },
   );
+  // Nothing is held any more: the queue is idle once the consumers that wrote these are done.
+  await h.waitForQueueIdle();
   assert.equal(h.sink.stats().accepted_events, 0, "expired events reached Segment");
   // The R2 objects themselves: every event, with its messageId and translated call, no other reason.
   const inR2 = await h.quarantineObjects(`quarantine/${C}/`);
@@ -161,7 +177,7 @@ test("retention exceeded (24 h, clock +25 h): quarantined retention_exceeded, re
     }
   }
   assert.deepEqual([...quarantinedIds].sort(), [...ours].sort(), "every held event is in quarantine");
-  let s = await stats(h, C);
+  let s = await settledStats(h, C, N);
   assert.deepEqual(s.quarantined, { retention_exceeded: N });
   assert.equal(s.delivered, 0);
 
@@ -174,10 +190,9 @@ test("retention exceeded (24 h, clock +25 h): quarantined retention_exceeded, re
   assert.equal(answer.still_quarantined, 0, JSON.stringify(answer));
   assert.equal(answer.filtered, 0, JSON.stringify(answer));
   await sinkHas(N, "the replayed events");
-  await settle(1000);
+  s = await settledStats(h, C, N);
   assertExactlyDelivered(h.sink, ours, "replay:");
   assert.equal(h.sink.stats().accepted_events, N, "each replayed event sent once");
-  s = await stats(h, C);
   assert.deepEqual(countsOf(s), {
     received: N, accepted: N, filtered: {}, quarantined: { retention_exceeded: N }, delivered: N, replayed: N,
   });

@@ -14,6 +14,7 @@ import {
   events,
   listQuarantine,
   replay,
+  settledStats,
   startDeliveryHarness,
   stats,
   waitUntil,
@@ -26,12 +27,10 @@ const N = 40;
 let h;
 
 before(async () => {
-  h = await startDeliveryHarness({ writeKeys: { main: writeKey } });
+  h = await startDeliveryHarness({ writeKeys: { main: writeKey }, meterQueue: true });
   await h.putConnector(C, connectorConfig(token, writeKey));
 });
 after(() => h?.close());
-
-const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test("Segment 404 → quarantined segment_rejected with status; replay delivers once; replaying again adds no new messageId", async () => {
   h.sink.setFaults({ next: [404] });
@@ -49,6 +48,8 @@ test("Segment 404 → quarantined segment_rejected with status; replay delivers 
     },
     { timeoutMs: 20_000, what: "a segment_rejected quarantine object", describe: () => stats(h, C) },
   );
+  // The consumer that wrote it is done (its stats delta written), and nothing else is queued.
+  await h.waitForQueueIdle();
   h.sink.setFaults(null);
   assert.equal(h.sink.stats().faults["404"], 1, "the 404 was answered");
   assert.equal(h.sink.stats().accepted_events, 0, "nothing delivered");
@@ -76,7 +77,7 @@ test("Segment 404 → quarantined segment_rejected with status; replay delivers 
   assert.ok(r2, `R2 has no ${entry.key}`);
   assert.deepEqual(JSON.parse(await r2.text()).reasons, { segment_rejected: N });
 
-  let s = await stats(h, C);
+  let s = await settledStats(h, C, N);
   assert.deepEqual(countsOf(s), {
     received: N, accepted: N, filtered: {}, quarantined: { segment_rejected: N }, delivered: 0, replayed: 0,
   });
@@ -89,7 +90,8 @@ test("Segment 404 → quarantined segment_rejected with status; replay delivers 
   await waitUntil(() => h.sink.stats().distinct_message_ids >= N, {
     timeoutMs: 20_000, what: "the replayed events at the sink", describe: () => h.sink.stats(),
   });
-  await settle(500);
+  // Every message the replay queued is done (acked): no further copy can still arrive.
+  await h.waitForQueueIdle();
   const v = assertExactlyDelivered(h.sink, ours, "replay 1:");
   assert.deepEqual(new Set(v.messageIds.keys()), new Set(doc.events.map((e) => e.message_id)), "same messageIds");
   assert.equal(h.sink.stats().accepted_events, N);
@@ -102,13 +104,13 @@ test("Segment 404 → quarantined segment_rejected with status; replay delivers 
   await waitUntil(() => h.sink.stats().accepted_events >= 2 * N, {
     timeoutMs: 20_000, what: "the second replay at the sink", describe: () => h.sink.stats(),
   });
-  await settle(500);
+  await h.waitForQueueIdle();
   const sink = h.sink.stats();
   assert.equal(sink.distinct_message_ids, N, "a second replay created new messageIds");
   assert.equal(sink.duplicate_message_ids, N, "every event exactly twice");
   assertExactlyDelivered(h.sink, ours, "replay 2:");
 
-  s = await stats(h, C);
+  s = await settledStats(h, C, N);
   assert.deepEqual(countsOf(s), {
     received: N, accepted: N, filtered: {}, quarantined: { segment_rejected: N }, delivered: 2 * N, replayed: 2 * N,
   });
@@ -157,7 +159,8 @@ test("one event Segment refuses in a batch of 40: the batch is split down to it,
     },
     { timeoutMs: 30_000, what: "2 isolated events in quarantine and 38 at the sink", describe: () => h.sink.stats() },
   );
-  await settle(500);
+  // Every half of every split is done: no request, delivery or quarantine object is still to come.
+  await h.waitForQueueIdle();
   // Every good event exactly once; no refused event reached the sink.
   assertExactlyDelivered(h.sink, goodIds, "after the split:");
   assert.equal(objs.length, bad.size, `one object per refused event: ${JSON.stringify(objs)}`);
@@ -182,7 +185,7 @@ test("one event Segment refuses in a batch of 40: the batch is split down to it,
   assert.equal(sink.requests, 1 + 2 * splitting, "each refused batch of 2+ comes back as two halves");
   assert.ok(sink.requests <= 1 + 2 * bad.size * Math.ceil(Math.log2(N)), `too many requests: ${sink.requests}`);
 
-  const s = await stats(h, C2);
+  const s = await settledStats(h, C2, N);
   assert.deepEqual(countsOf(s), {
     received: N, accepted: N, filtered: {}, quarantined: { segment_rejected: bad.size }, delivered: goodIds.size, replayed: 0,
   });
@@ -195,7 +198,8 @@ test("one event Segment refuses in a batch of 40: the batch is split down to it,
   await waitUntil(() => h.sink.stats().accepted_events >= N, {
     timeoutMs: 20_000, what: "the replayed events at the sink", describe: () => h.sink.stats(),
   });
-  await settle(500);
+  await h.waitForQueueIdle();
   assertExactlyDelivered(h.sink, new Set(list.map((e) => e.id)), "after the replay:");
+  assert.equal(h.sink.stats().accepted_events, N, "each event delivered once");
 });
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { brazeEvent, connectorConfig, newToken, newWriteKey } from "./harness.mjs";
-import { replay, startSpiedHarness, stats, waitUntil } from "./delivery-helpers.mjs";
+import { replay, startSpiedHarness, stats, total, waitUntil } from "./delivery-helpers.mjs";
 
 const token = newToken();
 const adminToken = newToken();
@@ -19,6 +19,20 @@ before(async () => {
   h = await startSpiedHarness({ writeKeys: { main: writeKey }, adminToken });
 });
 after(() => h?.close());
+
+/** The consumer's "deliver" lines (one per invocation, with its counts), parsed. */
+function consumerLines() {
+  const out = [];
+  for (const { message } of h.logs) {
+    try {
+      const line = JSON.parse(message);
+      if (line.event === "deliver") out.push(line);
+    } catch {
+      // not a JSON line
+    }
+  }
+  return out;
+}
 
 const personal = (id) =>
   brazeEvent(id, {
@@ -99,8 +113,25 @@ test("queue bodies, quarantine objects, admin answers and logs carry no write ke
     }
   }
 
-  // 4. The logs (they flow from workerd asynchronously).
-  await new Promise((r) => setTimeout(r, 500));
+  // 4. The logs (they flow from workerd asynchronously). Each consumer invocation logs one line
+  // with its counts after writing them to the stats: once the lines add up to the stats, with
+  // all 5 events delivered, every invocation so far has logged. The barrier then makes sure every
+  // other line written so far (ingest, admin) has arrived too.
+  await waitUntil(
+    async () => {
+      const lines = consumerLines();
+      const s = [await stats(h, "sec"), await stats(h, "sec-paused")];
+      const fromLines = (field) => lines.reduce((n, l) => n + l[field], 0);
+      const fromStats = (f) => f(s[0]) + f(s[1]);
+      return fromLines("delivered") === 5
+        && fromLines("delivered") === fromStats((x) => x.delivered)
+        && fromLines("retried") === fromStats((x) => x.retried)
+        && fromLines("held") === fromStats((x) => total(x.held))
+        && fromLines("quarantined") === fromStats((x) => total(x.quarantined));
+    },
+    { timeoutMs: 20_000, what: "the consumer log lines to add up to the stats", describe: () => consumerLines() },
+  );
+  await h.logBarrier();
   const logText = h.logText();
   assert.ok(h.logs.length > 0, "the Worker logged nothing: the check would be vacuous");
   for (const [what, secret] of [...secrets, ["email", email], ["phone", phone]]) {

@@ -1,27 +1,53 @@
-// Shared set-up for the end-to-end tests and the benchmark: the built Worker
-// (build/worker/shim.mjs) under Miniflare/workerd, talking to the local Segment sink on a free
-// port. Nothing here fakes the Worker: requests go through the real wasm build.
+// Shared set-up for the end-to-end tests and the benchmark: the built Worker (wrangler.toml's
+// `main`) under Miniflare/workerd, configured from wrangler.toml (tests/e2e/wrangler.mjs), talking
+// to the local Segment sink on a free port. Nothing here fakes the Worker: requests go through the
+// real wasm build.
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Miniflare } from "miniflare";
+import { stripVTControlCharacters } from "node:util";
+import { Log, LogLevel, Miniflare } from "miniflare";
 import { startSink } from "../../scripts/segment-sink.mjs";
+import {
+  ASSETS_BINDING,
+  COMPATIBILITY_DATE,
+  COMPATIBILITY_FLAGS,
+  CONFIG_BINDING,
+  CONFIG_NAMESPACE,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_BINDING,
+  DELIVERY_MAX_RETRIES,
+  DELIVERY_QUEUE,
+  QUARANTINE_BINDING,
+  QUARANTINE_BUCKET,
+  ROOT,
+  SHIM,
+  VARS,
+  WORKER_FIRST,
+  WWW,
+  assetsOptions,
+  durableObjects,
+  queueConsumers,
+} from "./wrangler.mjs";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-/** The built Worker; `CURRENTS_RELAY_SHIM` may point at another build (e.g. a release candidate). */
-export const SHIM = process.env.CURRENTS_RELAY_SHIM
-  ? path.resolve(process.env.CURRENTS_RELAY_SHIM)
-  : path.join(ROOT, "build/worker/shim.mjs");
+export {
+  ASSETS_BINDING,
+  COMPATIBILITY_DATE,
+  CONFIG_BINDING,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_BINDING,
+  DELIVERY_MAX_RETRIES,
+  DELIVERY_QUEUE,
+  QUARANTINE_BINDING,
+  QUARANTINE_BUCKET,
+  ROOT,
+  SHIM,
+  WORKER_FIRST,
+  WWW,
+};
 export const GOLDEN_DIR = path.join(ROOT, "tests/golden");
 export const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users");
-/** workerd 1.20260426 accepts compatibility dates up to 2026-05-03 (TOOLCHAIN). */
-export const COMPATIBILITY_DATE = "2026-05-01";
-/** The static site (Playground + Console) the Worker serves as assets (scripts/build-www.sh). */
-export const WWW = path.join(ROOT, "build/www");
-/** Paths that always reach the Worker first (wrangler.toml [assets] run_worker_first). */
-export const WORKER_FIRST = ["/v1/*", "/admin/*", "/health"];
 /** Any URL works: Miniflare routes every dispatchFetch to the one Worker (and its assets). */
 export const ORIGIN = "http://relay.test";
 
@@ -71,9 +97,6 @@ export function brazeEvent(id, overrides = {}) {
 
 /** The admin API token of every harness Worker (a fresh random one per test process). */
 export const ADMIN_TOKEN = `adm_${randomBytes(18).toString("base64url")}`;
-/** The delivery queue and its dead-letter queue (wrangler.toml). */
-export const DELIVERY_QUEUE = "currents-relay-delivery";
-export const DEAD_LETTER_QUEUE = "currents-relay-dlq";
 /** The test clock's KV key (read by the Worker only with TEST_HOOKS = "1"). */
 export const CLOCK_OFFSET_KEY = "test:clock_offset_ms";
 
@@ -81,7 +104,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Polls `predicate` (sync or async) until it returns a truthy value, which is returned. Throws
- * after `timeoutMs` with `message` (or the last value) in the error.
+ * after `timeoutMs` with `message` (a string, or a function called then) and the last value in
+ * the error.
  */
 export async function waitFor(predicate, { timeoutMs = 15_000, intervalMs = 50, message } = {}) {
   const deadline = Date.now() + timeoutMs;
@@ -90,7 +114,8 @@ export async function waitFor(predicate, { timeoutMs = 15_000, intervalMs = 50, 
     last = await predicate();
     if (last) return last;
     if (Date.now() > deadline) {
-      throw new Error(`waitFor: timed out after ${timeoutMs} ms${message ? `: ${message}` : ""} (last: ${JSON.stringify(last)})`);
+      const what = typeof message === "function" ? await message() : message;
+      throw new Error(`waitFor: timed out after ${timeoutMs} ms${what ? `: ${what}` : ""} (last: ${JSON.stringify(last)})`);
     }
     await sleep(intervalMs);
   }
@@ -153,13 +178,157 @@ export function steadyProxy(target) {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Positive signals for "nothing more is on its way", instead of sleeping.
+//
+// The queue meter. With `meterQueue`, the relay's delivery-queue producer binding is a Miniflare
+// *wrapped binding* (a tiny module inside the relay's own isolate) that tells Node, before each
+// `send`/`sendBatch`, how many messages it is about to enqueue, and again if the platform refused
+// them. The consumer side comes from Miniflare's queue broker, which logs every finished consumer
+// invocation ("QUEUE <name> <acked>/<total>") and every message it moves to a dead-letter queue or
+// drops. A queue is idle when every message put on it has been acked, moved or dropped: then no
+// consumer runs, no retry or hold is waiting for its delay, and nothing the queue holds can still
+// reach Segment, R2 or the stats. That is an observed state, not a guess about time.
+//
+// The log barrier. workerd writes every console line of every Worker, in order, to one stdout
+// that Miniflare parses line by line. A helper Worker logs a unique marker on request: once it
+// has arrived, every line written before the request has arrived too.
+
+/** The queue meter's wrapper module (a wrapped binding: no Worker of its own). */
+export const METER_WORKER = "relay-test-queue-meter";
+/** The log barrier's Worker; never the one requests go to. */
+export const BARRIER_WORKER = "relay-test-log-barrier";
+const BARRIER_EVENT = "test_log_barrier";
+
+const METER_SCRIPT = `
+// Connector, message count and event count of queue message bodies (JSON strings); never a body.
+function describe(bodies) {
+  let connector = null;
+  let events = 0;
+  for (const b of bodies) {
+    try {
+      const m = JSON.parse(typeof b === "string" ? b : JSON.stringify(b));
+      connector = connector ?? m.connector ?? null;
+      events += Array.isArray(m.events) ? m.events.length : 0;
+    } catch {}
+  }
+  return { connector, messages: bodies.length, events };
+}
+
+async function tell(env, phase, call) {
+  const res = await env.METER.fetch("http://meter/" + phase, { method: "POST", body: JSON.stringify(call) });
+  return res.json();
+}
+
+// workers-rs checks the binding's constructor name.
+class WorkerQueue {
+  #env;
+  constructor(env) { this.#env = env; }
+  async #enqueue(op, bodies, call) {
+    const what = { op, ...describe(bodies) };
+    const { refuse } = await tell(this.#env, "before", what);
+    if (refuse) throw new Error("injected fault: " + op + " refused");
+    try {
+      return await call();
+    } catch (e) {
+      await tell(this.#env, "failed", what);
+      throw e;
+    }
+  }
+  send(body, options) {
+    return this.#enqueue("send", [body], () => this.#env.REAL_QUEUE.send(body, options));
+  }
+  sendBatch(messages, options) {
+    const list = Array.from(messages);
+    return this.#enqueue("sendBatch", list.map((m) => m.body), () => this.#env.REAL_QUEUE.sendBatch(list, options));
+  }
+}
+
+export function queue(env) { return new WorkerQueue(env); }
+`;
+
+const BARRIER_SCRIPT = `
+export default {
+  fetch(request) {
+    const id = new URL(request.url).searchParams.get("id");
+    console.log(JSON.stringify({ event: "${BARRIER_EVENT}", id }));
+    return new Response("ok");
+  },
+};
+`;
+
 /**
- * Miniflare options of the relay Worker as wrangler.toml declares it (KV, R2, Queues with the
- * dead-letter queue, the stats Durable Object, assets), its Segment URLs pointed at `sink`.
+ * Counts of the delivery queue and its dead-letter queue. `gate(call)` (optional) may refuse a
+ * producer call (`{op, connector, messages, events}`): it then throws inside the relay, exactly
+ * where a failing `send`/`sendBatch` of the platform would.
+ */
+function queueMeter(gate) {
+  const into = new Map(); // queue → messages put on it
+  const out = new Map(); // queue → messages acked, moved to a dead-letter queue or dropped
+  const add = (map, q, n) => map.set(q, (map.get(q) ?? 0) + n);
+  const recent = [];
+  return {
+    calls: [],
+    /** The wrapper's report ("before" a producer call, or "failed" after one); answers `{refuse}`. */
+    report(phase, call) {
+      if (phase === "failed") {
+        add(into, DELIVERY_QUEUE, -call.messages);
+        return { refuse: false };
+      }
+      const refuse = Boolean(gate?.(call));
+      this.calls.push({ ...call, refused: refuse });
+      if (!refuse) add(into, DELIVERY_QUEUE, call.messages);
+      return { refuse };
+    },
+    /** One line Miniflare's queue broker logged. */
+    brokerLine(raw) {
+      const line = stripVTControlCharacters(raw);
+      let m;
+      if ((m = /^QUEUE (\S+) (\d+)\/(\d+)/.exec(line))) add(out, m[1], Number(m[2]));
+      else if ((m = /^Moving message "[^"]*" on queue "([^"]+)" to dead letter queue "([^"]+)"/.exec(line))) {
+        add(out, m[1], 1);
+        add(into, m[2], 1);
+      } else if ((m = /^Dropped message "[^"]*" on queue "([^"]+)"/.exec(line))) add(out, m[1], 1);
+      else return;
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+    },
+    /** Messages put on each queue and not yet acked, moved or dropped. */
+    pending() {
+      const queues = new Set([...into.keys(), ...out.keys()]);
+      return Object.fromEntries([...queues].map((q) => [q, (into.get(q) ?? 0) - (out.get(q) ?? 0)]));
+    },
+    idle() {
+      return Object.values(this.pending()).every((n) => n === 0);
+    },
+    describe() {
+      return { pending: this.pending(), recent: recent.slice(-5) };
+    },
+  };
+}
+
+/** A Miniflare log that prints nothing and hands every line to `onLine`. */
+class CapturingLog extends Log {
+  constructor(onLine) {
+    super(LogLevel.INFO);
+    this.onLine = onLine;
+  }
+  logWithLevel(level, message) {
+    if (level <= this.level) this.onLine(message);
+  }
+  log() {}
+}
+
+/**
+ * Miniflare options of the relay Worker as wrangler.toml declares it (tests/e2e/wrangler.mjs:
+ * `main`, compatibility date, KV, R2, Queues with the dead-letter queue, the stats Durable
+ * Object, assets, vars), its Segment URLs pointed at `sink`.
+ * `batchTimeoutS` replaces the consumers' `max_batch_timeout` (null: wrangler.toml's).
  * `deliveryProducerQueue` lets a test put a spy between the producer and the consumer.
- * `wrappedBindings` (Miniflare's, {name: designator}) replaces the relay's own `DELIVERY` or
- * `QUARANTINE` binding by a wrapper (platform-faults.test.mjs); a wrapped `QUARANTINE` leaves the
- * real bucket bound as `QUARANTINE_UNWRAPPED`, which only the test reads.
+ * `wrappedBindings` (Miniflare's, {name: designator}) replaces the relay's own delivery-queue
+ * producer or quarantine bucket binding by a wrapper (the queue meter, platform-faults.test.mjs);
+ * a wrapped quarantine binding leaves the real bucket bound as `<binding>_UNWRAPPED`, which only
+ * the test reads.
  */
 export function relayWorkerOptions({
   sink,
@@ -182,37 +351,19 @@ export function relayWorkerOptions({
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: COMPATIBILITY_DATE,
-    kvNamespaces: ["CONFIG"],
-    r2Buckets: wrapped("QUARANTINE") ? { QUARANTINE_UNWRAPPED: "QUARANTINE" } : ["QUARANTINE"],
-    queueProducers: wrapped("DELIVERY") ? {} : { DELIVERY: deliveryProducerQueue },
+    compatibilityFlags: COMPATIBILITY_FLAGS,
+    kvNamespaces: { [CONFIG_BINDING]: CONFIG_NAMESPACE },
+    r2Buckets: { [wrapped(QUARANTINE_BINDING) ? `${QUARANTINE_BINDING}_UNWRAPPED` : QUARANTINE_BINDING]: QUARANTINE_BUCKET },
+    queueProducers: wrapped(DELIVERY_BINDING) ? {} : { [DELIVERY_BINDING]: deliveryProducerQueue },
     ...(Object.keys(wrappedBindings).length > 0 ? { wrappedBindings } : {}),
-    queueConsumers: {
-      [DELIVERY_QUEUE]: {
-        maxBatchSize: 10,
-        maxBatchTimeout: batchTimeoutS,
-        maxRetries: 5,
-        deadLetterQueue: DEAD_LETTER_QUEUE,
-      },
-      [DEAD_LETTER_QUEUE]: { maxBatchSize: 10, maxBatchTimeout: batchTimeoutS, maxRetries: 10 },
-    },
-    durableObjects: { STATS: "ConnectorStats" },
+    queueConsumers: queueConsumers(batchTimeoutS),
+    durableObjects: durableObjects(),
     // The page, as wrangler.toml [assets] serves it: API paths go to the Worker first, other
     // paths are assets (falling through to the Worker when there is none). Skipped when
     // build/www has not been assembled, so the API tests do not need the browser build.
-    ...(withAssets && existsSync(path.join(WWW, "index.html"))
-      ? {
-        assets: {
-          directory: WWW,
-          binding: "ASSETS",
-          routerConfig: {
-            has_user_worker: true,
-            invoke_user_worker_ahead_of_assets: false,
-            static_routing: { user_worker: WORKER_FIRST },
-          },
-        },
-      }
-      : {}),
+    ...(withAssets && existsSync(path.join(WWW, "index.html")) ? { assets: assetsOptions() } : {}),
     bindings: {
+      ...VARS,
       SEGMENT_US_URL: sink.usUrl,
       SEGMENT_EU_URL: sink.euUrl,
       ADMIN_TOKEN,
@@ -229,10 +380,69 @@ export function relayWorkerOptions({
 }
 
 /**
+ * The queue meter's wrapper module (designator `{scriptName: METER_WORKER, entrypoint: "queue"}`):
+ * writes to `deliveryQueue`; `report(phase, call)` answers it.
+ */
+function meterWorkerOptions({ deliveryQueue = DELIVERY_QUEUE, report }) {
+  return {
+    name: METER_WORKER,
+    modules: true,
+    script: METER_SCRIPT,
+    queueProducers: { REAL_QUEUE: deliveryQueue },
+    serviceBindings: {
+      METER: async (request) => {
+        const phase = new URL(request.url).pathname.slice(1);
+        return Response.json(report(phase, await request.json()));
+      },
+    },
+  };
+}
+
+/** The log barrier's Worker (see `logCollector`). */
+export function barrierWorkerOptions() {
+  return { name: BARRIER_WORKER, modules: true, script: BARRIER_SCRIPT, compatibilityDate: COMPATIBILITY_DATE };
+}
+
+/**
+ * Structured-log handling for a harness: every line the Worker logs goes to `logs`; the helper
+ * Worker's barrier markers are kept apart. Returns `{handleStructuredLogs, barrier(mf)}`, where
+ * `barrier(mf)` resolves once every line logged before the call has reached `logs`.
+ */
+export function logCollector(logs) {
+  const seen = new Set();
+  return {
+    handleStructuredLogs({ level, message }) {
+      if (message.includes(BARRIER_EVENT)) {
+        try {
+          const line = JSON.parse(message);
+          if (line.event === BARRIER_EVENT) {
+            seen.add(line.id);
+            return;
+          }
+        } catch {
+          // not a marker: an ordinary line
+        }
+      }
+      logs.push({ level, message });
+    },
+    async barrier(mf, { timeoutMs = 15_000 } = {}) {
+      const id = randomUUID();
+      const helper = await mf.getWorker(BARRIER_WORKER);
+      const res = await helper.fetch(`http://helper/barrier?id=${id}`);
+      await res.text();
+      await waitFor(() => seen.has(id), { timeoutMs, message: "the log barrier's marker line" });
+    },
+  };
+}
+
+/**
  * Starts the sink and the Worker. `writeKeys` ({source name: key}) are the keys the sink
  * knows; `segmentTimeoutMs` is the Worker's SEGMENT_TIMEOUT_MS; `bindings` adds or overrides
  * Worker bindings (e.g. `{ADMIN_TOKEN: ""}`). `batchTimeoutS` is the queue consumers' batch
  * timeout: 0.1 s keeps the tests quick; benchmarks pass 1, wrangler.toml's production value.
+ * `meterQueue` puts the queue meter on the delivery queue (`queueIdle`, `waitForQueueIdle`,
+ * `settled`): one round trip to Node per enqueue, so benchmarks leave it off. `queueGate(call)`
+ * (implies the meter) may refuse producer calls (platform-faults.test.mjs).
  * `workers` (more Miniflare worker definitions) and `wrappedBindings` (see `relayWorkerOptions`)
  * run the relay as the first of several Workers, e.g. behind fault-injecting wrappers.
  * Returns helpers; call `close()` in `after`.
@@ -245,28 +455,46 @@ export async function startHarness({
   batchTimeoutS = 0.1,
   workers = [],
   wrappedBindings = {},
+  meterQueue = false,
+  queueGate = null,
 } = {}) {
   requireBuild();
   const sink = await startSink({ port: 0, writeKeys, quiet: true, ...sinkOptions });
   const logs = [];
-  const relay = relayWorkerOptions({ sink, segmentTimeoutMs, batchTimeoutS, bindings, wrappedBindings });
+  const collector = logCollector(logs);
+  const metered = meterQueue || queueGate !== null;
+  const meter = metered ? queueMeter(queueGate) : null;
+  const wrappers = metered
+    ? { ...wrappedBindings, [DELIVERY_BINDING]: { scriptName: METER_WORKER, entrypoint: "queue" } }
+    : wrappedBindings;
+  const relay = relayWorkerOptions({ sink, segmentTimeoutMs, batchTimeoutS, bindings, wrappedBindings: wrappers });
+  const helpers = [
+    barrierWorkerOptions(),
+    ...(metered ? [meterWorkerOptions({ report: (phase, call) => meter.report(phase, call) })] : []),
+  ];
   let mf;
   try {
     mf = new Miniflare({
-      ...(workers.length > 0 ? { workers: [{ name: "currents-relay", ...relay }, ...workers] } : relay),
+      workers: [{ name: "currents-relay", ...relay }, ...helpers, ...workers],
       // Every line the Worker logs (console.log → workerd's structured logs) is kept for the
       // log-hygiene test; nothing is echoed to the test output.
-      handleStructuredLogs: ({ level, message }) => {
-        logs.push({ level, message });
-      },
+      handleStructuredLogs: collector.handleStructuredLogs,
+      // The queue broker's lines feed the meter; nothing is printed.
+      ...(metered ? { log: new CapturingLog((line) => meter.brokerLine(line)), logRequests: false } : {}),
     });
     await mf.ready;
   } catch (e) {
     await sink.close();
     throw e;
   }
-  const kv = steadyProxy(await mf.getKVNamespace("CONFIG"));
-  const r2 = steadyProxy(await mf.getR2Bucket(Object.hasOwn(wrappedBindings, "QUARANTINE") ? "QUARANTINE_UNWRAPPED" : "QUARANTINE"));
+  const kv = steadyProxy(await mf.getKVNamespace(CONFIG_BINDING));
+  const r2 = steadyProxy(await mf.getR2Bucket(
+    Object.hasOwn(wrappedBindings, QUARANTINE_BINDING) ? `${QUARANTINE_BINDING}_UNWRAPPED` : QUARANTINE_BINDING,
+  ));
+  const needMeter = () => {
+    if (!meter) throw new Error("the queue meter is off: start the harness with meterQueue: true");
+    return meter;
+  };
 
   const h = {
     mf,
@@ -274,6 +502,31 @@ export async function startHarness({
     kv,
     r2,
     logs,
+    /** Producer calls the meter saw: [{op, connector, messages, events, refused}] (with the meter). */
+    get queueCalls() {
+      return needMeter().calls;
+    },
+    /** True when every message put on the delivery queue and its dead-letter queue is done. */
+    queueIdle: () => needMeter().idle(),
+    /** Messages put on each queue and not done yet, and the broker's last lines. */
+    queueState: () => needMeter().describe(),
+    /**
+     * Waits until the delivery queue and its dead-letter queue are idle (see the meter above).
+     * Idle is a resting state: only a new request can leave it.
+     */
+    waitForQueueIdle: (opts = {}) =>
+      waitFor(() => needMeter().idle(), {
+        timeoutMs: 30_000,
+        ...opts,
+        message: () => `the delivery queue to be idle: ${JSON.stringify(needMeter().describe())}`,
+      }),
+    /** Resolves once every line the Worker logged before the call has reached `logs`. */
+    logBarrier: (opts) => collector.barrier(mf, opts),
+    /** Nothing more is on its way: the queues are idle, then every log line written so far is in. */
+    async settled(opts = {}) {
+      await h.waitForQueueIdle(opts);
+      await h.logBarrier();
+    },
     /** Stores a connector config (object → JSON string, string as is). */
     putConnector: (id, config) =>
       kv.put(`connector:${id}`, typeof config === "string" ? config : JSON.stringify(config)),
@@ -319,13 +572,13 @@ export async function startHarness({
     /** Waits until the sink has seen `n` distinct messageIds (default timeout 15 s). */
     waitForMessages: (n, opts = {}) =>
       waitFor(() => h.sink.stats().distinct_message_ids >= n, {
-        message: `expected ${n} distinct messageIds at the sink, have ${h.sink.stats().distinct_message_ids}`,
+        message: () => `expected ${n} distinct messageIds at the sink, have ${h.sink.stats().distinct_message_ids}`,
         ...opts,
       }),
     /** Waits until the sink has accepted `n` events in all (counts repeats of a messageId). */
     waitForEvents: (n, opts = {}) =>
       waitFor(() => h.sink.stats().accepted_events >= n, {
-        message: `expected ${n} events at the sink, have ${h.sink.stats().accepted_events}`,
+        message: () => `expected ${n} events at the sink, have ${h.sink.stats().accepted_events}`,
         ...opts,
       }),
     /** Moves the Worker's clock by `ms` (KV test:clock_offset_ms; TEST_HOOKS = "1"). */

@@ -13,7 +13,7 @@ let h;
 before(async () => {
   // A generous Segment timeout: under this load a slow sink answer must not turn into a retry
   // (which Segment would dedupe, but the exactly-once count here would not).
-  h = await startHarness({ writeKeys: { main: writeKey }, segmentTimeoutMs: 30_000 });
+  h = await startHarness({ writeKeys: { main: writeKey }, segmentTimeoutMs: 30_000, meterQueue: true });
   await h.putConnector("load", connectorConfig(token, writeKey));
 });
 after(() => h?.close());
@@ -30,6 +30,8 @@ test(`${BATCHES} concurrent batches of ${PER_BATCH} events are queued and delive
   assert.equal(failed.length, 0, `first failure: ${failed[0]?.status} ${failed[0]?.text}`);
   for (const r of results) assert.equal(r.json.accepted, PER_BATCH, r.text);
   await h.waitForMessages(BATCHES * PER_BATCH, { timeoutMs: 90_000 });
+  // Every queued message is done: a duplicate still on its way would show here.
+  await h.waitForQueueIdle();
   const stats = h.sink.stats();
   assert.equal(stats.distinct_message_ids, BATCHES * PER_BATCH);
   assert.equal(stats.accepted_events, BATCHES * PER_BATCH);

@@ -5,6 +5,8 @@
 // failing `send`/`sendBatch`/`put` of the platform would. The fault plan lives in Node (the
 // wrappers ask it through a service binding before each call), so a test can refuse "the 2nd
 // sendBatch of connector X" or "the first 6 R2 writes of connector Y" and read back every call.
+// The queue wrapper is the harness's queue meter (its `queueGate` is the plan), which also tells
+// when the queues are idle: what a test checks after that can no longer change.
 //
 // Covered here (docs/RELIABILITY.md): the queue refusing at ingest (whole and after a first
 // group), the queue refusing the consumer's re-enqueue, R2 refusing the consumer's quarantine
@@ -13,7 +15,18 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { ADMIN_TOKEN, brazeEvent, connectorConfig, newToken, newWriteKey, sha256hex, startHarness } from "./harness.mjs";
+import {
+  ADMIN_TOKEN,
+  DELIVERY_MAX_RETRIES,
+  QUARANTINE_BINDING,
+  QUARANTINE_BUCKET,
+  brazeEvent,
+  connectorConfig,
+  newToken,
+  newWriteKey,
+  sha256hex,
+  startHarness,
+} from "./harness.mjs";
 import {
   SEGMENT_TIMEOUT_MS,
   assertExactlyDelivered,
@@ -26,13 +39,13 @@ import {
   waitUntil,
 } from "./delivery-helpers.mjs";
 
-/** wrangler.toml / the harness: delivery attempts before the dead-letter queue = max_retries + 1. */
-const MAX_RETRIES = 5;
+/** wrangler.toml: delivery attempts before the dead-letter queue = max_retries + 1. */
+const MAX_RETRIES = DELIVERY_MAX_RETRIES;
 
 // ---------------------------------------------------------------------------------------------
-// The wrappers. workers-rs checks a binding's constructor name (`WorkerQueue`, `R2Bucket`), so the
-// wrapper classes carry those names. Only counts, the connector id and the quarantine reasons
-// leave the Worker for the fault plan: never a body.
+// The R2 wrapper (the queue's is the harness's meter). workers-rs checks a binding's constructor
+// name (`R2Bucket`), so the wrapper class carries it. Only counts, the connector id and the
+// quarantine reasons leave the Worker for the fault plan: never a body.
 
 const WRAPPER_SCRIPT = `
 async function decide(env, call) {
@@ -42,34 +55,6 @@ async function decide(env, call) {
   });
   const { refuse } = await res.json();
   if (refuse) throw new Error("injected fault: " + call.op + " refused");
-}
-
-// Connector, message count and event count of queue message bodies (JSON strings).
-function describe(bodies) {
-  let connector = null;
-  let events = 0;
-  for (const b of bodies) {
-    try {
-      const m = JSON.parse(typeof b === "string" ? b : JSON.stringify(b));
-      connector = connector ?? m.connector ?? null;
-      events += Array.isArray(m.events) ? m.events.length : 0;
-    } catch {}
-  }
-  return { connector, messages: bodies.length, events };
-}
-
-class WorkerQueue {
-  #env;
-  constructor(env) { this.#env = env; }
-  async send(body, options) {
-    await decide(this.#env, { op: "send", ...describe([body]) });
-    return this.#env.REAL_QUEUE.send(body, options);
-  }
-  async sendBatch(messages, options) {
-    const list = Array.from(messages);
-    await decide(this.#env, { op: "sendBatch", ...describe(list.map((m) => m.body)) });
-    return this.#env.REAL_QUEUE.sendBatch(list, options);
-  }
 }
 
 class R2Bucket {
@@ -93,7 +78,6 @@ class R2Bucket {
   resumeMultipartUpload(...args) { return this.#env.REAL_BUCKET.resumeMultipartUpload(...args); }
 }
 
-export function queue(env) { return new WorkerQueue(env); }
 export function bucket(env) { return new R2Bucket(env); }
 `;
 
@@ -134,8 +118,7 @@ const WRAPPER_WORKER = {
   name: "platform-faults",
   modules: true,
   script: WRAPPER_SCRIPT,
-  queueProducers: { REAL_QUEUE: "currents-relay-delivery" },
-  r2Buckets: { REAL_BUCKET: "QUARANTINE" },
+  r2Buckets: { REAL_BUCKET: QUARANTINE_BUCKET },
   serviceBindings: {
     FAULT_PLAN: async (request) => Response.json({ refuse: plan.decide(await request.json()) }),
   },
@@ -169,10 +152,8 @@ before(async () => {
     writeKeys: Object.fromEntries(Object.values(C).map((c) => [c.id, c.writeKey])),
     segmentTimeoutMs: SEGMENT_TIMEOUT_MS,
     workers: [WRAPPER_WORKER],
-    wrappedBindings: {
-      DELIVERY: { scriptName: "platform-faults", entrypoint: "queue" },
-      QUARANTINE: { scriptName: "platform-faults", entrypoint: "bucket" },
-    },
+    queueGate: (call) => plan.decide(call),
+    wrappedBindings: { [QUARANTINE_BINDING]: { scriptName: "platform-faults", entrypoint: "bucket" } },
   });
   for (const c of Object.values(C)) await h.putConnector(c.id, connectorConfig(c.token, c.writeKey));
 });
@@ -214,8 +195,6 @@ async function quarantinedEvents(connectorId) {
   return places;
 }
 
-const settle = (ms) => new Promise((r) => setTimeout(r, ms));
-
 // ---------------------------------------------------------------------------------------------
 
 test("queue refuses at ingest: 503 queue_unavailable problem+json, nothing queued; Braze's resend is accepted and delivered once", async () => {
@@ -256,7 +235,8 @@ test("queue refuses at ingest: 503 queue_unavailable problem+json, nothing queue
   await waitUntil(async () => (await stats(h, id)).delivered >= N, {
     timeoutMs: 10_000, what: "delivered in the stats", describe: () => stats(h, id),
   });
-  await settle(300);
+  // The queue is idle and every log line is in: nothing below can still change.
+  await h.settled();
   assertExactlyDelivered(h.sink, ours, "after the resend:");
   assert.equal(h.sink.stats().accepted_events, N, "an event of the refused request reached Segment");
   // The refused request counts nowhere; the resend counts once.
@@ -316,7 +296,7 @@ test("queue refuses the 2nd sendBatch of a large batch: 503; the resend delivers
   await waitUntil(async () => (await stats(h, id)).delivered >= M + firstGroup, {
     timeoutMs: 10_000, what: "delivered in the stats", describe: () => stats(h, id),
   });
-  await settle(300);
+  await h.settled();
   assertExactlyDelivered(h.sink, ours, "after the resend:"); // also: one messageId per event id
   const sink = h.sink.stats();
   assert.equal(sink.accepted_events, M + firstGroup);
@@ -352,7 +332,7 @@ test("queue refuses the consumer's re-enqueue after a Segment 429 (Retry-After 3
     timeoutMs: 10_000, what: "delivered in the stats", describe: () => stats(h, id),
   });
   const deliveredAt = Math.min(...h.sink.firstSeen().values());
-  await settle(300);
+  await h.settled();
   plan.heal();
   h.sink.setFaults(null);
 
@@ -397,7 +377,7 @@ test("R2 refuses the consumer's quarantine writes (Segment 400): the events are 
   await waitUntil(async () => total((await stats(h, id)).quarantined) >= N, {
     timeoutMs: 10_000, what: "quarantined in the stats", describe: () => stats(h, id),
   });
-  await settle(300);
+  await h.settled();
   h.sink.setFaults(null);
   plan.heal();
 
@@ -459,7 +439,8 @@ test("dead-letter path: R2 and the queue down for all delivery attempts → DLQ 
     await waitUntil(async () => total((await stats(h, id)).quarantined) >= N, {
       timeoutMs: 10_000, what: "quarantined in the stats", describe: () => stats(h, id),
     });
-    await settle(300);
+    // The dead-letter queue is idle too: its consumer's write was the last.
+    await h.settled();
     h.sink.setFaults(null);
 
     // The writes, in order: every delivery attempt refused, then the dead-letter consumer's.
@@ -508,7 +489,7 @@ test("dead-letter path: R2 and the queue down for all delivery attempts → DLQ 
     await waitUntil(async () => (await stats(h, id)).delivered >= N, {
       timeoutMs: 10_000, what: "delivered in the stats", describe: () => stats(h, id),
     });
-    await settle(500);
+    await h.settled();
     const v = assertExactlyDelivered(h.sink, ours, "replay:");
     assert.deepEqual(new Set(v.messageIds.keys()), new Set(doc.events.map((e) => e.message_id)), "the stored messageIds");
     assert.equal(h.sink.stats().accepted_events, N, "each event exactly once");
@@ -522,7 +503,8 @@ test("dead-letter path: R2 and the queue down for all delivery attempts → DLQ 
   }
 });
 
-test("no secret in any log line of these faults", () => {
+test("no secret in any log line of these faults", async () => {
+  await h.logBarrier();
   assert.ok(logLines().some((l) => l.event === "platform_failure"), "no platform_failure line: the check would be vacuous");
   assertNoSecrets(h.logText(), "the logs");
 });

@@ -11,7 +11,7 @@ const KEY_PATTERN = new RegExp(`^quarantine/${CONNECTOR}/(\\d{4}-\\d{2}-\\d{2})/
 let h;
 
 before(async () => {
-  h = await startHarness({ writeKeys: { main: writeKey } });
+  h = await startHarness({ writeKeys: { main: writeKey }, meterQueue: true });
   await h.putConnector(CONNECTOR, connectorConfig(token, writeKey));
   await h.putConnector("clean", connectorConfig(token, writeKey));
 });
@@ -43,6 +43,7 @@ test("bad events are quarantined in R2, good ones delivered", async () => {
     messages: 1,
   });
   await h.waitForMessages(2);
+  await h.waitForQueueIdle(); // the queued message is done: nothing else of it can arrive
   assert.equal(h.sink.stats().accepted_events, 2);
 
   const objects = await h.quarantineObjects(`quarantine/${CONNECTOR}/`);
@@ -97,7 +98,10 @@ test("a batch of only bad events is still 200 and quarantined", async () => {
 test("a clean batch writes no quarantine object", async () => {
   const res = await h.post("clean", { events: [brazeEvent("c1")] }, { token });
   assert.equal(res.status, 200, res.text);
-  await h.waitForMessages(3); // delivered (and so settled) before the next test's faults
+  await h.waitForMessages(3);
+  // Its message is done (delivered and acked) before the next test's faults, and whatever it
+  // wrote has been written.
+  await h.waitForQueueIdle();
   assert.deepEqual(await h.quarantineObjects("quarantine/clean/"), []);
 });
 
@@ -127,6 +131,8 @@ test("events Segment refuses for good (400) are quarantined one by one, not lost
       const list = await h.quarantineObjects("quarantine/refused/");
       return list.length >= 2 && list;
     }, { message: "no quarantine objects for the refused events" });
+    // Every half of the split is done: no further object, request or stats delta can come.
+    await h.waitForQueueIdle();
   } finally {
     h.sink.setFaults(null);
   }

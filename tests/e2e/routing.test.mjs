@@ -26,7 +26,7 @@ let h;
 const dest = (writeKey, region) => ({ write_key: writeKey, region });
 
 before(async () => {
-  h = await startHarness({ writeKeys: keys });
+  h = await startHarness({ writeKeys: keys, meterQueue: true });
   await h.putConnector("r-us", connectorConfig(token, keys.us));
   await h.putConnector("r-eu", {
     token_sha256: sha256hex(token),
@@ -52,8 +52,10 @@ async function sendOne(connector, id, cf) {
   const res = await h.post(connector, { events: [brazeEvent(id)] }, { token, cf });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.json.accepted, 1, res.text);
-  // Delivery is asynchronous (the queue consumer): wait for the Segment request.
+  // Delivery is asynchronous (the queue consumer): wait for the Segment request, then for the
+  // queue to be idle, so these are all the requests the event produced.
   await h.waitFor(() => h.sink.batches.length > before, { message: id });
+  await h.waitForQueueIdle();
   return h.sink.batches.slice(before);
 }
 
@@ -101,6 +103,7 @@ describe("routing by app_id", () => {
     assert.equal(res.json.accepted, 30);
     assert.equal(res.json.batches, 2, "one Segment request per destination");
     await h.waitForMessages(30);
+    await h.waitForQueueIdle();
     const stats = h.sink.stats();
     assert.equal(stats.accepted_batches, 2, "one Segment request per destination");
     assert.deepEqual(stats.by_source, { ios: 10, web: 20 });

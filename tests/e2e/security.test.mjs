@@ -11,7 +11,7 @@ const writeKey = newWriteKey();
 let h;
 
 before(async () => {
-  h = await startHarness({ writeKeys: { main: writeKey } });
+  h = await startHarness({ writeKeys: { main: writeKey }, meterQueue: true });
 });
 after(() => h?.close());
 
@@ -33,6 +33,7 @@ test("a request cannot redirect delivery: Host, X-Forwarded-Host, query and cf a
   });
   assert.equal(res.status, 200, await res.text());
   await h.waitForEvents(1);
+  await h.waitForQueueIdle(); // every queued message is done: no other request can still come
   const batches = h.sink.batches;
   assert.equal(batches.length, 1, "exactly one Segment request, to the configured sink");
   assert.equal(batches[0].region, "us", "region from the config (us), not from the request's cf");
@@ -65,7 +66,10 @@ test("a connector config cannot name an endpoint: unknown fields are refused", a
     assert.equal(res.status, 503, res.text);
     assert.equal(res.json.code, "connector_misconfigured");
   }
-  await new Promise((r) => setTimeout(r, 1500));
+  // Nothing was ever put on the delivery queue for the refused requests, so nothing of them can
+  // reach Segment; and the queue is idle, so no earlier message can either.
+  await h.waitForQueueIdle();
+  assert.deepEqual(h.queueCalls.filter((c) => c.connector === "sec-kv"), [], "a refused request queued events");
   assert.equal(h.sink.batches.length, 0);
 });
 
