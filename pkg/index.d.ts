@@ -22,26 +22,50 @@ export interface SegmentTrack {
   integrations: Record<string, unknown>;
 }
 
-export interface BatchedEvent { index: number; event_id: string; event_type: string; message_id: string; json: SegmentTrack }
+/**
+ * One forwarded event. `json` is the Segment track call ({@link SegmentTrack}) as the exact JSON
+ * text the Worker sends: property values are copied verbatim from Braze, and a JavaScript number
+ * cannot hold every JSON number (`JSON.parse` turns `9007199254740993` into `9007199254740992` and
+ * `1e400` into `Infinity`). Parse it when the numbers do not matter; show the text when they do.
+ */
+export interface BatchedEvent { index: number; event_id: string; event_type: string; message_id: string; json: string }
 export interface SegmentBatch { destination: string; region: "us" | "eu"; events: BatchedEvent[]; bytes: number }
 export interface FilteredEvent { index: number; event_id: string; event_type: string; reason: FilterReason }
+/** An event kept for replay; `raw` is its exact JSON text as Braze sent it. */
 export interface QuarantinedEvent {
   index: number; event_id: string | null; event_type: string | null;
-  reason: QuarantineReason; detail: string; raw: unknown;
+  reason: QuarantineReason; detail: string; raw: string;
 }
-export interface Outcome { received: number; batches: SegmentBatch[]; filtered: FilteredEvent[]; quarantined: QuarantinedEvent[] }
+/** The counts the Worker answers an ingest request with (`accepted` = events in `batches`). */
+export interface Summary { received: number; accepted: number; filtered: number; quarantined: number; batches: number }
+export interface Outcome {
+  received: number; summary: Summary; batches: SegmentBatch[]; filtered: FilteredEvent[]; quarantined: QuarantinedEvent[];
+}
 export interface ConfigError { field: string; message: string }
+/** What validateConfig returns: `valid` is `errors.length === 0`. */
+export interface ConfigValidation { valid: boolean; errors: ConfigError[] }
 /** What translateBatch throws: a request error code (`invalid_json`, ...) or `invalid_config`. */
 export interface TranslateError { code: string; message: string; errors?: ConfigError[] }
+/**
+ * A connector document (README "Configuring a connector"): a plain object, or its JSON text.
+ * `null`/`undefined` (and empty text) mean `{}`.
+ */
+export type ConnectorConfigInput = Record<string, unknown> | string | null | undefined;
 
 /**
- * Translates a Currents request body with a connector config (JSON text; `token_sha256` and
- * `destinations` may be left out in the playground). Every event ends in exactly one of
- * `batches`, `filtered`, `quarantined`. Throws a {@link TranslateError}.
+ * Translates a Currents request body (its JSON text, as Braze sends it) with a connector config
+ * (`token_sha256` and `destinations` may be left out in the playground). Every event ends in
+ * exactly one of `batches`, `filtered`, `quarantined`. Throws a {@link TranslateError}.
  */
-export function translateBatch(body: string, connectorConfig: string, connectorId?: string, nearestRegion?: "us" | "eu"): Outcome;
-/** `[]` when the connector document is valid, else every problem with its field path. */
-export function validateConfig(connectorConfig: string): ConfigError[];
+export function translateBatch(
+  body: string, connectorConfig?: ConnectorConfigInput, connectorId?: string, nearestRegion?: "us" | "eu",
+): Outcome;
+/** The same {@link Outcome} as JSON text (e.g. to save it); `translateBatch` is faster to an object. */
+export function translateBatchJson(
+  body: string, connectorConfig?: ConnectorConfigInput, connectorId?: string, nearestRegion?: "us" | "eu",
+): string;
+/** Checks a full connector document (as stored in KV): every problem with its field path. */
+export function validateConfig(connectorConfig: ConnectorConfigInput): ConfigValidation;
 /** The 50 event types of the mapping table. */
 export function knownEventTypes(): string[];
 /** The crate version (`context.library.version`). */

@@ -4,8 +4,14 @@
 // (tests/benches/translate.rs): the 50 golden samples cycled, each event with its own id.
 // Also times a serde-free baseline in the same run: JSON.parse of the input + JSON.stringify of
 // the output, what any JavaScript translator would at least do.
+// Then compares the two ways the full outcome can cross into JavaScript, for 1, 10 and 100-event
+// batches, from the caller's point of view (the call until the caller holds the outcome object):
+//   object: translateBatch, plain objects built by serde-wasm-bindgen (what pkg/ uses);
+//   text:   JSON.parse(translateBatchJson(...)), the outcome as JSON text parsed by V8.
+// Both give the same value (checked); rounds alternate the routes so machine noise hits both.
 // Run: bash scripts/build-pkg.sh && node scripts/bench-wasm.mjs
 
+import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -14,7 +20,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const relay = createRequire(import.meta.url)(path.join(ROOT, "pkg/node/currents_relay.js"));
 const golden = path.join(ROOT, "tests/golden");
-const config = readFileSync(path.join(golden, "connector.json"), "utf8");
+const config = JSON.parse(readFileSync(path.join(golden, "connector.json"), "utf8"));
 const samples = readdirSync(golden)
   .filter((f) => f.endsWith(".braze.json"))
   .sort()
@@ -49,7 +55,7 @@ for (const n of [100, 2500]) {
   const body = batch(n);
   const out = relay.translateBatch(body, config, "bench");
   if (out.batches.reduce((s, b) => s + b.events.length, 0) !== n) throw new Error("not every event forwarded");
-  const output = out.batches.map((b) => ({ batch: b.events.map((e) => e.json) }));
+  const output = out.batches.map((b) => ({ batch: b.events.map((e) => JSON.parse(e.json)) }));
   const ours = time(() => relay.translateBatch(body, config, "bench"));
   const base = time(() => {
     JSON.parse(body);
@@ -58,5 +64,45 @@ for (const n of [100, 2500]) {
   const eps = Math.round((n / ours.median) * 1000);
   console.log(
     `| ${n} | ${ours.median.toFixed(3)} ms | ${ours.p99.toFixed(3)} ms | ${eps.toLocaleString("en")} | ${base.median.toFixed(3)} ms | ${(base.median / ours.median).toFixed(2)} |`,
+  );
+}
+
+/** Mean time per call (ms) of `fn` over at least `ms` milliseconds. */
+function perCall(fn, ms) {
+  let reps = 0;
+  const t0 = performance.now();
+  let elapsed;
+  do {
+    fn();
+    reps++;
+    elapsed = performance.now() - t0;
+  } while (elapsed < ms);
+  return elapsed / reps;
+}
+
+const median = (list) => list.slice().sort((a, b) => a - b)[Math.floor(list.length / 2)];
+const ROUNDS = 21;
+const routes = {
+  object: (body) => relay.translateBatch(body, config, "bench"),
+  text: (body) => JSON.parse(relay.translateBatchJson(body, config, "bench")),
+};
+
+console.log("");
+console.log("| batch | object route (serde-wasm-bindgen) | text route (JSON text + JSON.parse) | object ÷ text time |");
+console.log("|---:|---:|---:|---:|");
+for (const n of [1, 10, 100]) {
+  const body = batch(n);
+  assert.deepEqual(routes.object(body), routes.text(body), "both routes give the same outcome");
+  for (const route of Object.values(routes)) for (let i = 0; i < 50; i++) route(body);
+  const times = { object: [], text: [] };
+  const ratios = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Alternate which route goes first, so neither always runs right after the other.
+    const order = r % 2 ? ["text", "object"] : ["object", "text"];
+    for (const name of order) times[name].push(perCall(() => routes[name](body), 150));
+    ratios.push(times.object[r] / times.text[r]);
+  }
+  console.log(
+    `| ${n} | ${median(times.object).toFixed(3)} ms | ${median(times.text).toFixed(3)} ms | ${median(ratios).toFixed(2)} |`,
   );
 }

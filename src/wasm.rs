@@ -1,43 +1,83 @@
 //! The translator for JavaScript (browser and Node), built into `pkg/` by `scripts/build-pkg.sh`.
 //!
 //! It exports the very [`crate::pipeline::process`] the Worker calls, so the playground shows
-//! exactly what the Worker would send. Results cross the boundary as JSON text parsed by
-//! `JSON.parse`: serde-wasm-bindgen would turn maps and raw JSON into `{}`.
+//! exactly what the Worker would send. Values cross the boundary as plain JavaScript values built
+//! by serde-wasm-bindgen's JSON-compatible serializer (objects, never `Map`s). Raw JSON the Worker
+//! copies verbatim (each Segment track call, each quarantined event) crosses as its exact text: a
+//! JavaScript number cannot hold every JSON number (`9007199254740993`, `1e400`), and
+//! serde-wasm-bindgen would wrap raw JSON in an object with serde_json's private key.
 
+use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::config::{ConnectorConfig, Region};
-use crate::pipeline::{ProcessContext, process};
+use crate::config::{ConfigError, ConnectorConfig, Region};
+use crate::pipeline::{Outcome, ProcessContext, QuarantinedEvent, process};
+use crate::segment::{BatchedEvent, SegmentBatch};
 
 /// Connector id used when the caller names none.
 const PLAYGROUND_CONNECTOR: &str = "playground";
 /// A token hash for configs pasted without one: the playground authenticates nothing.
 const PLACEHOLDER_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Maps become plain objects, `None` becomes `null`, as `JSON.parse` would give.
+const TO_JS: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::json_compatible();
 
 #[wasm_bindgen(start)]
 fn start() {
     console_error_panic_hook::set_once();
 }
 
-fn js_error(code: &str, message: impl std::fmt::Display, extra: Option<Value>) -> JsValue {
-    let mut err = Map::new();
-    err.insert("code".into(), code.into());
-    err.insert("message".into(), message.to_string().into());
-    if let Some(extra) = extra {
-        err.insert("errors".into(), extra);
+/// What the functions throw: `{code, message, errors?}`.
+#[derive(Serialize)]
+struct JsError<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ConfigError],
+}
+
+fn js_error(code: &str, message: impl std::fmt::Display, errors: &[ConfigError]) -> JsValue {
+    let err = JsError {
+        code,
+        message: message.to_string(),
+        errors,
+    };
+    err.serialize(&TO_JS)
+        .unwrap_or_else(|_| JsValue::from_str(code))
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&TO_JS)
+        .map_err(|e| js_error("internal", e, &[]))
+}
+
+fn document_error(message: impl std::fmt::Display) -> ConfigError {
+    ConfigError {
+        field: String::new(),
+        message: message.to_string(),
     }
-    js_sys::JSON::parse(&Value::Object(err).to_string()).unwrap_or_else(|_| JsValue::from_str(code))
+}
+
+/// A connector document from JavaScript: an object, JSON text, or nothing (`{}`).
+fn config_value(input: &JsValue) -> Result<Value, ConfigError> {
+    if input.is_undefined() || input.is_null() {
+        return Ok(Value::Object(Map::new()));
+    }
+    match input.as_string() {
+        Some(text) if text.trim().is_empty() => Ok(Value::Object(Map::new())),
+        Some(text) => serde_json::from_str(&text).map_err(document_error),
+        None => serde_wasm_bindgen::from_value(input.clone()).map_err(document_error),
+    }
 }
 
 /// Fills what a playground config may leave out (token hash, destinations), so people can try
 /// naming, identity and selection options without secrets.
-fn playground_config(config_json: &str) -> Result<ConnectorConfig, JsValue> {
-    let mut doc: Value = if config_json.trim().is_empty() {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_str(config_json).map_err(|e| js_error("invalid_config", e, None))?
-    };
+fn playground_config(input: &JsValue) -> Result<ConnectorConfig, JsValue> {
+    let mut doc = config_value(input)
+        .map_err(|e| js_error("invalid_config", &e.message, std::slice::from_ref(&e)))?;
     if let Some(obj) = doc.as_object_mut() {
         obj.entry("token_sha256")
             .or_insert_with(|| PLACEHOLDER_HASH.into());
@@ -45,27 +85,16 @@ fn playground_config(config_json: &str) -> Result<ConnectorConfig, JsValue> {
             || serde_json::json!({ "playground": { "write_key": "playground", "region": "us" } }),
         );
     }
-    ConnectorConfig::from_json(&doc.to_string()).map_err(|errors| {
-        let list = serde_json::to_value(&errors).unwrap_or(Value::Null);
-        js_error(
-            "invalid_config",
-            "the connector config is invalid",
-            Some(list),
-        )
-    })
+    ConnectorConfig::from_json(&doc.to_string())
+        .map_err(|errors| js_error("invalid_config", "the connector config is invalid", &errors))
 }
 
-/// `translateBatch(body, connectorConfig, connectorId?, region?)`: a Currents request body (text)
-/// and a connector config (JSON text) → `{received, batches, filtered, quarantined}` exactly as
-/// the Worker computes it. Throws `{code, message, errors?}` for a body that is not a batch or an
-/// invalid config.
-#[wasm_bindgen(js_name = translateBatch)]
-pub fn translate_batch(
+fn run(
     body: &str,
-    connector_config: &str,
+    connector_config: &JsValue,
     connector_id: Option<String>,
     nearest_region: Option<String>,
-) -> Result<JsValue, JsValue> {
+) -> Result<Outcome, JsValue> {
     let config = playground_config(connector_config)?;
     let region = match nearest_region.as_deref() {
         Some("eu") => Some(Region::Eu),
@@ -78,22 +107,158 @@ pub fn translate_batch(
         // The browser's clock: the batches show the `received_ms` the Worker would stamp.
         received_ms: browser_now_ms(),
     };
-    let outcome =
-        process(body.as_bytes(), &config, &ctx).map_err(|e| js_error(e.code(), &e, None))?;
-    let json = serde_json::to_string(&outcome).map_err(|e| js_error("internal", e, None))?;
-    js_sys::JSON::parse(&json)
+    process(body.as_bytes(), &config, &ctx).map_err(|e| js_error(e.code(), &e, &[]))
 }
 
-/// `validateConfig(connectorConfig)`: `[]` when valid, else `[{field, message}]` (the console
-/// shows each error at its field).
+/// The counts of an outcome, as the Worker answers an ingest request (without `messages`, a
+/// detail of queue delivery).
+#[derive(Serialize)]
+struct Summary {
+    received: usize,
+    accepted: usize,
+    filtered: usize,
+    quarantined: usize,
+    batches: usize,
+}
+
+impl Summary {
+    fn of(outcome: &Outcome) -> Self {
+        Summary {
+            received: outcome.received,
+            accepted: outcome.accepted(),
+            filtered: outcome.filtered.len(),
+            quarantined: outcome.quarantined.len(),
+            batches: outcome.batches.len(),
+        }
+    }
+}
+
+/// Raw JSON as its exact text (a JavaScript string).
+struct Text<'a>(&'a RawValue);
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.get())
+    }
+}
+
+/// A slice serialised through a view of each element.
+struct Each<'a, T, V>(&'a [T], fn(&'a T) -> V);
+
+impl<'a, T, V: Serialize> Serialize for Each<'a, T, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(self.1))
+    }
+}
+
+/// The outcome as JavaScript sees it (pkg/index.d.ts `Outcome`): the pipeline's fields plus
+/// `summary`, raw JSON as text.
+struct OutcomeView<'a>(&'a Outcome);
+struct BatchView<'a>(&'a SegmentBatch);
+struct EventView<'a>(&'a BatchedEvent);
+struct QuarantinedView<'a>(&'a QuarantinedEvent);
+
+impl Serialize for OutcomeView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let o = self.0;
+        let mut st = s.serialize_struct("Outcome", 5)?;
+        st.serialize_field("received", &o.received)?;
+        st.serialize_field("summary", &Summary::of(o))?;
+        st.serialize_field("batches", &Each(&o.batches, BatchView))?;
+        st.serialize_field("filtered", &o.filtered)?;
+        st.serialize_field("quarantined", &Each(&o.quarantined, QuarantinedView))?;
+        st.end()
+    }
+}
+
+impl Serialize for BatchView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.0;
+        let mut st = s.serialize_struct("SegmentBatch", 4)?;
+        st.serialize_field("destination", &b.destination)?;
+        st.serialize_field("region", &b.region)?;
+        st.serialize_field("events", &Each(&b.events, EventView))?;
+        st.serialize_field("bytes", &b.bytes)?;
+        st.end()
+    }
+}
+
+impl Serialize for EventView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut st = s.serialize_struct("BatchedEvent", 5)?;
+        st.serialize_field("index", &e.index)?;
+        st.serialize_field("event_id", &e.event_id)?;
+        st.serialize_field("event_type", &e.event_type)?;
+        st.serialize_field("message_id", &e.message_id)?;
+        st.serialize_field("json", &Text(&e.json))?;
+        st.end()
+    }
+}
+
+impl Serialize for QuarantinedView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let q = self.0;
+        let mut st = s.serialize_struct("QuarantinedEvent", 6)?;
+        st.serialize_field("index", &q.index)?;
+        st.serialize_field("event_id", &q.event_id)?;
+        st.serialize_field("event_type", &q.event_type)?;
+        st.serialize_field("reason", &q.reason)?;
+        st.serialize_field("detail", &q.detail)?;
+        st.serialize_field("raw", &Text(&q.raw))?;
+        st.end()
+    }
+}
+
+/// `translateBatch(body, connectorConfig?, connectorId?, nearestRegion?)`: a Currents request
+/// body (text) and a connector config (object or JSON text) → the outcome exactly as the Worker
+/// computes it. Throws `{code, message, errors?}` for a body that is not a batch or an invalid
+/// config.
+#[wasm_bindgen(js_name = translateBatch)]
+pub fn translate_batch(
+    body: &str,
+    connector_config: JsValue,
+    connector_id: Option<String>,
+    nearest_region: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let outcome = run(body, &connector_config, connector_id, nearest_region)?;
+    to_js(&OutcomeView(&outcome))
+}
+
+/// `translateBatchJson(...)`: the same outcome as JSON text (`JSON.parse` gives what
+/// `translateBatch` returns), e.g. to save it. `translateBatch` is the faster way to the object
+/// (docs/BENCHMARKS.md, "Crossing the boundary").
+#[wasm_bindgen(js_name = translateBatchJson)]
+pub fn translate_batch_json(
+    body: &str,
+    connector_config: JsValue,
+    connector_id: Option<String>,
+    nearest_region: Option<String>,
+) -> Result<String, JsValue> {
+    let outcome = run(body, &connector_config, connector_id, nearest_region)?;
+    serde_json::to_string(&OutcomeView(&outcome)).map_err(|e| js_error("internal", e, &[]))
+}
+
+/// `validateConfig(connectorConfig)`: `{valid, errors: [{field, message}]}` for a connector
+/// document (object or JSON text); the console shows each error at its field.
 #[wasm_bindgen(js_name = validateConfig)]
-pub fn validate_config(connector_config: &str) -> Result<JsValue, JsValue> {
-    let errors = match ConnectorConfig::from_json(connector_config) {
-        Ok(_) => Vec::new(),
-        Err(errors) => errors,
+pub fn validate_config(connector_config: JsValue) -> Result<JsValue, JsValue> {
+    let checked = match connector_config.as_string() {
+        Some(text) => ConnectorConfig::from_json(&text),
+        None => config_value(&connector_config)
+            .map_err(|e| vec![e])
+            .and_then(|doc| ConnectorConfig::from_json(&doc.to_string())),
     };
-    let json = serde_json::to_string(&errors).map_err(|e| js_error("internal", e, None))?;
-    js_sys::JSON::parse(&json)
+    let errors = checked.err().unwrap_or_default();
+    #[derive(Serialize)]
+    struct Validation {
+        valid: bool,
+        errors: Vec<ConfigError>,
+    }
+    to_js(&Validation {
+        valid: errors.is_empty(),
+        errors,
+    })
 }
 
 /// `knownEventTypes()`: the 50 event types of the mapping table.

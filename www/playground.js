@@ -61,8 +61,7 @@ function refresh() {
     return;
   }
   syncForm(doc);
-  const configErrors = validateConfig(JSON.stringify(withPlaceholders(doc)));
-  showConfigErrors(configErrors);
+  showConfigErrors(validateConfig(withPlaceholders(doc)).errors);
   const body = $("#batch").value;
   if (body.trim() === "") {
     showBatchError(null);
@@ -72,7 +71,7 @@ function refresh() {
   }
   const started = performance.now();
   try {
-    const outcome = translateBatch(body, JSON.stringify(doc), $("#connector-id").value || undefined);
+    const outcome = translateBatch(body, doc, $("#connector-id").value || undefined);
     showBatchError(null);
     showError(null);
     renderSummary($("#summary"), outcome);

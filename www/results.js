@@ -1,6 +1,8 @@
 // Renders a translateBatch outcome (pkg/index.d.ts `Outcome`) as the summary and one list item per
 // input event, in input order. Every item carries its outcome in data- attributes and forwarded
 // events their Segment payload as pretty JSON in a <pre>, so people and tests read the same DOM.
+// Payloads arrive as JSON text and are shown as such (indented, never re-serialised), so a number
+// JavaScript cannot hold (9007199254740993, 1e400) reads as the Worker sends it.
 
 /** Why an event was filtered: what the connector chose (docs/DECISIONS.md "Translation"). */
 const FILTER_HINTS = {
@@ -33,6 +35,39 @@ function dotted(tag, cls, text) {
   return node;
 }
 
+/** JSON tokens: a string, a structural character, or a literal (number, true, false, null). */
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|[{}[\],:]|[^\s{}[\],:"]+/g;
+
+/**
+ * Indents JSON text as `JSON.stringify(value, null, 2)` would, copying every token as written:
+ * numbers keep their digits (`JSON.parse` would round 9007199254740993 and make 1e400 `Infinity`).
+ */
+export function prettyJson(text) {
+  const tokens = text.match(JSON_TOKEN) ?? [];
+  let out = "";
+  let depth = 0;
+  const newline = () => `\n${"  ".repeat(depth)}`;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t === "{" || t === "[") {
+      const close = t === "{" ? "}" : "]";
+      if (tokens[i + 1] === close) {
+        out += t + close;
+        i++;
+      } else {
+        depth++;
+        out += t + newline();
+      }
+    } else if (t === "}" || t === "]") {
+      depth--;
+      out += newline() + t;
+    } else if (t === ",") out += `,${newline()}`;
+    else if (t === ":") out += ": ";
+    else out += t;
+  }
+  return out;
+}
+
 const batches = (n) => `${n} Segment batch${n === 1 ? "" : "es"}`;
 
 /** One row per input event, sorted by index, whatever its outcome. */
@@ -40,7 +75,8 @@ export function eventRows(outcome) {
   const rows = [];
   for (const batch of outcome.batches) {
     for (const e of batch.events) {
-      rows.push({ ...e, outcome: "forwarded", destination: batch.destination, region: batch.region });
+      const name = JSON.parse(e.json).event;
+      rows.push({ ...e, name, outcome: "forwarded", destination: batch.destination, region: batch.region });
     }
   }
   for (const e of outcome.filtered) rows.push({ ...e, outcome: "filtered" });
@@ -56,16 +92,16 @@ function reasonCounts(list) {
 
 /** The counts line (the aria-live region): received, forwarded, filtered, quarantined. */
 export function renderSummary(target, outcome) {
-  const forwarded = outcome.batches.reduce((n, b) => n + b.events.length, 0);
+  const { received, accepted, filtered, quarantined } = outcome.summary;
   const count = (name, n, label, extra) =>
     el("li", { class: `count count-${name}` },
       el("strong", { "data-count": name, text: String(n) }), ` ${label}`,
       extra ? el("span", { class: "muted", text: ` (${extra})` }) : null);
   target.replaceChildren(el("ul", { class: "counts" },
-    count("received", outcome.received, "received"),
-    count("forwarded", forwarded, "forwarded", batches(outcome.batches.length)),
-    count("filtered", outcome.filtered.length, "filtered", reasonCounts(outcome.filtered)),
-    count("quarantined", outcome.quarantined.length, "quarantined", reasonCounts(outcome.quarantined))));
+    count("received", received, "received"),
+    count("forwarded", accepted, "forwarded", batches(outcome.summary.batches)),
+    count("filtered", filtered, "filtered", reasonCounts(outcome.filtered)),
+    count("quarantined", quarantined, "quarantined", reasonCounts(outcome.quarantined))));
 }
 
 function forwardedBody(row) {
@@ -73,7 +109,7 @@ function forwardedBody(row) {
     el("p", { class: "meta" }, `To destination `, el("code", { text: row.destination }),
       ` (${row.region.toUpperCase()}), messageId `, el("code", { text: row.message_id })),
     el("pre", { class: "payload", tabIndex: 0, "aria-label": `Segment payload of event ${row.index}` },
-      JSON.stringify(row.json, null, 2)),
+      prettyJson(row.json)),
   ];
 }
 
@@ -83,13 +119,13 @@ function problemBody(row) {
     hint ? el("span", { class: "reason-detail", text: `: ${hint}` }) : null)];
   if (row.outcome === "quarantined") {
     body.push(el("p", { class: "meta", text: "Kept for replay as received:" }),
-      el("pre", { class: "raw", tabIndex: 0, "aria-label": `Raw event ${row.index}` }, JSON.stringify(row.raw, null, 2)));
+      el("pre", { class: "raw", tabIndex: 0, "aria-label": `Raw event ${row.index}` }, prettyJson(row.raw)));
   }
   return body;
 }
 
 function eventItem(row, open) {
-  const name = row.outcome === "forwarded" ? row.json.event : null;
+  const name = row.outcome === "forwarded" ? row.name : null;
   const item = el("li", {
     class: `event outcome-${row.outcome}`,
     "data-index": String(row.index),

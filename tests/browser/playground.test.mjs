@@ -71,7 +71,8 @@ async function expectedEvents() {
   const out = relay.translateBatch(batch, config, connectorId);
   const rows = [
     ...out.batches.flatMap((b) => b.events.map((e) => ({
-      index: e.index, outcome: "forwarded", event_type: e.event_type, name: e.json.event, reason: null, payload: e.json,
+      index: e.index, outcome: "forwarded", event_type: e.event_type, name: JSON.parse(e.json).event, reason: null,
+      payload: JSON.parse(e.json),
     }))),
     ...out.filtered.map((e) => ({ index: e.index, outcome: "filtered", event_type: e.event_type, name: null, reason: e.reason, payload: null })),
     ...out.quarantined.map((e) => ({
