@@ -29,7 +29,8 @@ export interface SegmentTrack {
  * `1e400` into `Infinity`). Parse it when the numbers do not matter; show the text when they do.
  */
 export interface BatchedEvent { index: number; event_id: string; event_type: string; message_id: string; json: string }
-export interface SegmentBatch { destination: string; region: "us" | "eu"; events: BatchedEvent[]; bytes: number }
+/** One Segment batch request: the delivery message the Worker queues and then sends. */
+export interface SegmentBatch { destination: string; region: "us" | "eu"; events: BatchedEvent[] }
 export interface FilteredEvent { index: number; event_id: string; event_type: string; reason: FilterReason }
 /** An event kept for replay; `raw` is its exact JSON text as Braze sent it. */
 export interface QuarantinedEvent {

@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::config::{ConfigError, ConnectorConfig, Region};
+use crate::delivery::{DeliveryMessage, QueuedEvent};
 use crate::pipeline::{Outcome, ProcessContext, QuarantinedEvent, process};
-use crate::segment::{BatchedEvent, SegmentBatch};
 
 /// Connector id used when the caller names none.
 const PLAYGROUND_CONNECTOR: &str = "playground";
@@ -154,8 +154,8 @@ impl<'a, T, V: Serialize> Serialize for Each<'a, T, V> {
 /// The outcome as JavaScript sees it (pkg/index.d.ts `Outcome`): the pipeline's fields plus
 /// `summary`, raw JSON as text.
 struct OutcomeView<'a>(&'a Outcome);
-struct BatchView<'a>(&'a SegmentBatch);
-struct EventView<'a>(&'a BatchedEvent);
+struct BatchView<'a>(&'a DeliveryMessage);
+struct EventView<'a>(&'a QueuedEvent);
 struct QuarantinedView<'a>(&'a QuarantinedEvent);
 
 impl Serialize for OutcomeView<'_> {
@@ -174,11 +174,10 @@ impl Serialize for OutcomeView<'_> {
 impl Serialize for BatchView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let b = self.0;
-        let mut st = s.serialize_struct("SegmentBatch", 4)?;
+        let mut st = s.serialize_struct("SegmentBatch", 3)?;
         st.serialize_field("destination", &b.destination)?;
         st.serialize_field("region", &b.region)?;
         st.serialize_field("events", &Each(&b.events, EventView))?;
-        st.serialize_field("bytes", &b.bytes)?;
         st.end()
     }
 }
