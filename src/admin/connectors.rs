@@ -67,7 +67,7 @@ pub fn parse_update(existing: &ConnectorConfig, body: &[u8]) -> Result<Connector
     apply_update(Some(existing), update).map_err(|errors| Problem::InvalidConfig { errors })
 }
 
-/// The stored form of a config: its JSON text (KV values are strings: TOOLCHAIN pitfall).
+/// The stored form of a config: its JSON text (connector documents are KV string values).
 pub fn stored_json(config: &ConnectorConfig) -> Result<String, Problem> {
     serde_json::to_string(config).map_err(|_| Problem::Internal)
 }

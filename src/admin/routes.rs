@@ -1,5 +1,5 @@
-//! The admin API, pure: its one route table, bearer authentication against the `ADMIN_TOKEN`
-//! secret, query and body parsing. The shell only performs the R2/queue/Durable Object calls.
+//! The admin API, pure: its one route table and bearer authentication against the `ADMIN_TOKEN`
+//! secret. The shell (`edge.rs`) reads the request and dispatches to each concern's handlers.
 //!
 //! Every path under `/admin/` requires `Authorization: Bearer <ADMIN_TOKEN>`; authentication is
 //! checked before the route, so an unauthenticated caller learns nothing about which paths exist.

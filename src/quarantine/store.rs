@@ -16,8 +16,8 @@ fn bucket(env: &Env) -> Result<Bucket, Problem> {
 }
 
 /// Stores `doc` under a fresh key for `connector`; returns the key. A failure is
-/// `storage_unavailable`: at ingest Braze resends (quarantined again, never lost), in the
-/// consumer the message is retried by the platform.
+/// `storage_unavailable`: at ingest Braze resends (quarantined again, never lost); in the
+/// consumer the plan holds the message on the queue (`quarantine_unavailable`) and tries again.
 pub async fn put(
     env: &Env,
     connector: &str,
