@@ -10,7 +10,7 @@ import { brazeEvent, newToken, newWriteKey, sha256hex, startHarness, waitFor } f
 const WK = newWriteKey("adm");
 const WK_EU = newWriteKey("admeu");
 const ID = "admin-e2e";
-/** Every row of src/http/admin.rs's route table (the native test checks the table itself). */
+/** Every row of src/admin/routes.rs's route table (the native test checks the table itself). */
 const ROUTES = [
   ["GET", "/admin/connectors"],
   ["POST", "/admin/connectors"],

@@ -1,5 +1,5 @@
 //! Structure-aware: `arbitrary` builds a batch of mostly plausible Currents events (each field
-//! present, absent, null, mistyped or oversized), so validation, translation and the batcher's
+//! present, absent, null, mistyped or oversized), so validation, translation and the packer's
 //! size and count limits are reached far more often than from raw bytes.
 #![no_main]
 
