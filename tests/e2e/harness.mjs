@@ -1,5 +1,5 @@
 // Shared set-up for the end-to-end tests and the benchmark: the built Worker
-// (build/worker/shim.mjs) under Miniflare/workerd, talking to the local Segment sink on a free
+// (build/index.js, from scripts/build.sh) under Miniflare/workerd, talking to the local Segment sink on a free
 // port. Nothing here fakes the Worker: requests go through the real wasm build.
 
 import { createHash, randomBytes } from "node:crypto";
@@ -10,10 +10,13 @@ import { Miniflare } from "miniflare";
 import { startSink } from "../../scripts/segment-sink.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-/** The built Worker; `CURRENTS_RELAY_SHIM` may point at another build (e.g. a release candidate). */
+/**
+ * The built Worker's entry point (wrangler.toml `main`, next to its wasm); `CURRENTS_RELAY_SHIM`
+ * may point at another build (e.g. a release candidate).
+ */
 export const SHIM = process.env.CURRENTS_RELAY_SHIM
   ? path.resolve(process.env.CURRENTS_RELAY_SHIM)
-  : path.join(ROOT, "build/worker/shim.mjs");
+  : path.join(ROOT, "build/index.js");
 export const GOLDEN_DIR = path.join(ROOT, "tests/golden");
 export const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users");
 /** workerd 1.20260426 accepts compatibility dates up to 2026-05-03 (TOOLCHAIN). */
