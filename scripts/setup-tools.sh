@@ -6,8 +6,8 @@
 #   - wasm-bindgen-cli 0.2.130, which worker-build and scripts/build-pkg.sh run (its version must
 #     be the `wasm-bindgen` crate's in Cargo.lock).
 # Both come from crates.io with `cargo install` into $CURRENTS_RELAY_TOOLS/bin (default
-# ~/.cache/currents-relay/tools/bin). wasm-opt comes from npm (binaryen, package.json) and esbuild
-# with wrangler: scripts/build.sh points worker-build at all of them, so it never downloads.
+# ~/.cache/currents-relay/tools/bin). esbuild comes with wrangler (npm) and wasm-opt is off:
+# scripts/build.sh points worker-build at its tools, so it never downloads any.
 set -euo pipefail
 
 TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
