@@ -14,6 +14,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import {
   ROOT,
+  SHIM,
   connectorConfig,
   newToken,
   newWriteKey,
@@ -64,25 +65,19 @@ async function scenario(h, token, concurrency, list) {
   };
 }
 
+/** The wasm files next to the Worker's entry point (build/index_bg.wasm). */
 function wasmSizes() {
-  const dir = path.join(ROOT, "build/worker");
-  const found = [];
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const full = path.join(d, e.name);
-      if (e.isDirectory()) walk(full);
-      else if (e.name.endsWith(".wasm")) found.push(full);
-    }
-  };
-  walk(dir);
-  return found.map((file) => {
-    const bytes = readFileSync(file);
-    return {
-      file: path.relative(ROOT, file),
-      raw: statSync(file).size,
-      gzip: gzipSync(bytes, { level: 9 }).length,
-    };
-  });
+  const dir = path.dirname(SHIM);
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".wasm"))
+    .map((name) => {
+      const file = path.join(dir, name);
+      return {
+        file: path.relative(ROOT, file),
+        raw: statSync(file).size,
+        gzip: gzipSync(readFileSync(file), { level: 9 }).length,
+      };
+    });
 }
 
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;

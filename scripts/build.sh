@@ -1,88 +1,40 @@
 #!/usr/bin/env bash
-# Builds the Worker into build/worker/: shim.mjs (wrangler's `main`) re-exports index.js (the
-# entry point scripts/worker-shim.js bundled with the wasm-bindgen glue), which imports
-# index_bg.wasm, all three side by side. The one build command of wrangler.toml ([build]
-# command), `npm start` and the end-to-end tests.
-#
-# The steps are those of worker-build 0.8.7 (the workers-rs build tool), done here so that a
-# fresh machine installs only wasm-bindgen-cli (see docs/WORKER.md, "Build"):
-#   1. cargo build --lib --release --target wasm32-unknown-unknown
-#   2. wasm-bindgen 0.2.130 --target module, with the panic-recovery hooks the shim uses
-#   3. check the glue exports exactly the handlers and classes the shim knows
-#   4. esbuild (the one wrangler brings: node_modules/.bin/esbuild, or ESBUILD_BIN) bundles
-#      worker-shim.js + the glue into index.js, the wasm left as an import
-# Works offline once scripts/setup-tools.sh and `npm ci` have run. No wasm-opt (docs/WORKER.md).
+# Builds the Worker with worker-build 0.8.7 (the workers-rs build tool), `worker-build --release`:
+# cargo build for wasm32-unknown-unknown, wasm-bindgen (no wasm-opt), then esbuild bundles
+# worker-build's entry point with the glue. Output in build/ (docs/WORKER.md, "Build"):
+#   build/index.js         wrangler's `main`, the entry point; imports ./index_bg.wasm
+#   build/index_bg.wasm    the Worker
+#   build/worker/shim.mjs  worker-build's alias of ../index.js (unused here)
+# The one build command of wrangler.toml ([build] command), `npm start`, the tests and CI.
+# worker-build is told where every tool is (WASM_BINDGEN_BIN, WASM_OPT_BIN, ESBUILD_BIN): it
+# never downloads, and works offline once scripts/setup-tools.sh and `npm ci` have run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
-log() { printf '[build] %s\n' "$*" >&2; }
+fail() { printf '[build] %s\n' "$*" >&2; exit 1; }
 
 bash "$ROOT/scripts/setup-tools.sh"
-WASM_BINDGEN="$TOOLS_DIR/bin/wasm-bindgen"
 
-if [ -z "${ESBUILD_BIN:-}" ]; then
-  if [ -x "$ROOT/node_modules/.bin/esbuild" ]; then
-    ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
-  elif command -v esbuild >/dev/null 2>&1; then
-    ESBUILD_BIN="$(command -v esbuild)"
-  else
-    log "esbuild not found: run \`npm ci\` first (wrangler brings it) or set ESBUILD_BIN"
-    exit 1
-  fi
-fi
+export WASM_BINDGEN_BIN="$TOOLS_DIR/bin/wasm-bindgen"
+export ESBUILD_BIN="${ESBUILD_BIN:-$ROOT/node_modules/.bin/esbuild}"
+# wasm-opt is switched off (Cargo.toml, [package.metadata.wasm-pack.profile.release]). Were it
+# switched on with no WASM_OPT_BIN given, `false` makes worker-build fail at once instead of
+# downloading binaryen from GitHub.
+export WASM_OPT_BIN="${WASM_OPT_BIN:-false}"
+# worker-build falls back to a download (from GitHub or npm) when a path does not exist.
+[ -x "$ESBUILD_BIN" ] || fail "esbuild not found at $ESBUILD_BIN: run \`npm ci\` (wrangler brings it) or set ESBUILD_BIN"
 
-log "cargo build --lib --release --target wasm32-unknown-unknown"
-cargo build --locked --lib --release --target wasm32-unknown-unknown
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps --locked |
-  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-WASM_IN="$TARGET_DIR/wasm32-unknown-unknown/release/currents_relay.wasm"
+# worker-build runs any wasm-bindgen it is given: the CLI must be the version of the crate the
+# Worker links (Cargo.lock), or the glue does not match the wasm.
+locked="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print }' Cargo.lock)"
+cli="$("$WASM_BINDGEN_BIN" --version | awk '{print $NF}')"
+[ "$locked" = "$cli" ] || fail "Cargo.lock has wasm-bindgen $locked but $WASM_BINDGEN_BIN is $cli"
 
-STAGE="$ROOT/build/.stage"
-rm -rf "$STAGE"
-mkdir -p "$STAGE" "$ROOT/build/worker"
-log "wasm-bindgen --target module"
-"$WASM_BINDGEN" "$WASM_IN" --out-dir "$STAGE" --out-name index --no-typescript --target module \
-  --experimental-reset-state-function --force-enable-abort-handler
+# --locked goes to cargo build: the build never changes Cargo.lock.
+"$TOOLS_DIR/bin/worker-build" --release --locked
 
-# The shim wires `fetch`, `queue` and the `ConnectorStats` Durable Object by name: any other
-# handler or class exported by the Rust code would be silently missing from the Worker.
-node - "$STAGE/index.js" <<'JS'
-const text = require("node:fs").readFileSync(process.argv[2], "utf8");
-const functions = [...text.matchAll(/^export (?:async )?function (\w+)/gm)].map((m) => m[1]);
-const classes = [...text.matchAll(/^export class (\w+)/gm)].map((m) => m[1]);
-const system = ["__wbg_reset_state", "__worker_init_state"];
-// Classes of the worker crate itself (not Durable Objects): exported by the glue, unused here.
-const platformClasses = ["ContainerStartupOptions", "MinifyConfig", "R2Range"];
-const handlers = functions.filter((f) => !system.includes(f)).sort();
-const objects = classes.filter((c) => !platformClasses.includes(c)).sort();
-const problems = [];
-if (JSON.stringify(handlers) !== JSON.stringify(["fetch", "queue"])) problems.push(`handlers ${handlers}`);
-if (JSON.stringify(objects) !== JSON.stringify(["ConnectorStats"])) problems.push(`classes ${objects}`);
-for (const f of system) if (!functions.includes(f)) problems.push(`missing ${f}`);
-if (problems.length > 0) {
-  console.error(`[build] the wasm-bindgen glue does not match scripts/worker-shim.js: ${problems.join("; ")}`);
-  process.exit(1);
-}
-JS
-
-cp "$ROOT/scripts/worker-shim.js" "$STAGE/shim.js"
-log "esbuild: bundling the entry point and the glue"
-(cd "$STAGE" && "$ESBUILD_BIN" --external:./index_bg.wasm '--external:cloudflare:*' --format=esm \
-  --bundle ./shim.js --outfile=index.js --allow-overwrite --minify --log-level=warning)
-# wasm-bindgen imports the module as a `source` phase import; workerd takes a plain import.
-sed -i 's/import source /import /' "$STAGE/index.js"
-
-rm -f build/worker/*.wasm build/worker/index.js
-mv "$STAGE/index.js" "$STAGE/index_bg.wasm" build/worker/
-cat >build/worker/shim.mjs <<'JS'
-// Entry point (wrangler.toml `main`): the bundled entry point and its wasm sit next to this file.
-export * from "./index.js";
-export { default } from "./index.js";
-JS
-rm -rf "$STAGE"
-
-wasm=build/worker/index_bg.wasm
-log "built $wasm: $(wc -c <"$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) bytes gzip"
+wasm=build/index_bg.wasm
+printf '[build] built %s: %s bytes, %s bytes gzip\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" >&2

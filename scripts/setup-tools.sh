@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Installs the build tools the Worker and the browser package need, outside the checkout,
-# and skips every step whose result is already there (a second run costs seconds): the rustup
-# target wasm32-unknown-unknown and wasm-bindgen-cli (the one tool compiled from crates.io;
-# scripts/build.sh does worker-build's other steps itself, so a fresh machine compiles ~285 s less).
-# Versions: see docs/TOOLCHAIN notes in README ("Toolchain").
+# Installs the build tools of the Worker and the browser package outside the checkout, and skips
+# every step whose result is already there (a second run costs seconds):
+#   - the rustup target wasm32-unknown-unknown (rust-toolchain.toml names it too);
+#   - worker-build 0.8.7, the workers-rs build tool (its version follows the `worker` crate's);
+#   - wasm-bindgen-cli 0.2.130, which worker-build and scripts/build-pkg.sh run (its version must
+#     be the `wasm-bindgen` crate's in Cargo.lock).
+# Both come from crates.io with `cargo install` into $CURRENTS_RELAY_TOOLS/bin (default
+# ~/.cache/currents-relay/tools/bin). esbuild comes with wrangler (npm) and wasm-opt is off:
+# scripts/build.sh points worker-build at its tools, so it never downloads any.
 set -euo pipefail
 
 TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
+WORKER_BUILD_VERSION="0.8.7"
 WASM_BINDGEN_VERSION="0.2.130"
 mkdir -p "$TOOLS_DIR"
-# Outside the project's target dir, and removed after the install.
-export CARGO_TARGET_DIR="$TOOLS_DIR/target"
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }
 
@@ -19,15 +22,34 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-have_version() { # binary, expected version substring
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "$2"
+# `--version` prints "0.8.7" (worker-build) and "wasm-bindgen 0.2.130" (wasm-bindgen).
+have_version() { # binary, expected version
+  [ -x "$1" ] && [ "$("$1" --version 2>/dev/null | awk '{print $NF}')" = "$2" ]
 }
 
-if ! have_version "$TOOLS_DIR/bin/wasm-bindgen" "$WASM_BINDGEN_VERSION"; then
-  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
-  # --locked fails for this version: a pinned dependency is missing from the registry.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$TOOLS_DIR"
+# One scratch target dir for the installs of this run, not the project's target dir (which
+# CARGO_TARGET_DIR may name), removed afterwards.
+BUILD_DIR=""
+scratch() {
+  if [ -z "$BUILD_DIR" ]; then
+    BUILD_DIR="$(mktemp -d "$TOOLS_DIR/build.XXXXXX")"
+    trap 'rm -rf "$BUILD_DIR"' EXIT
+  fi
+}
+
+if ! have_version "$TOOLS_DIR/bin/worker-build" "$WORKER_BUILD_VERSION"; then
+  log "installing worker-build $WORKER_BUILD_VERSION (~3 min on 2 cores)"
+  scratch
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force \
+    --root "$TOOLS_DIR" --target-dir "$BUILD_DIR"
 fi
 
-rm -rf "$CARGO_TARGET_DIR"
-log "tools ready in $TOOLS_DIR"
+if ! have_version "$TOOLS_DIR/bin/wasm-bindgen" "$WASM_BINDGEN_VERSION"; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (~2-3 min on 2 cores)"
+  # No --locked: for this version it fails (a dependency its lockfile pins is missing from the registry).
+  scratch
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force \
+    --root "$TOOLS_DIR" --target-dir "$BUILD_DIR"
+fi
+
+log "tools ready in $TOOLS_DIR/bin"

@@ -1,5 +1,5 @@
 // The Console (www/console.html) in a real headless Chromium, against the real built Worker
-// (build/worker under Miniflare, tests/e2e/harness.mjs) and its local Segment sink. The static
+// (build/index.js under Miniflare, tests/e2e/harness.mjs) and its local Segment sink. The static
 // server serves build/www and forwards /admin/ and /v1/ to the Worker (Miniflare's dispatchFetch),
 // so the page and the API share one origin, as in production where the Worker serves the page.
 //

@@ -343,7 +343,7 @@ export function relayWorkerOptions({
   return {
     scriptPath: SHIM,
     // Module names are relative to this root, and workerd refuses names with "..": the root
-    // of the filesystem admits any import the shim makes (its JS glue and wasm).
+    // of the filesystem admits any import the entry point makes (its wasm).
     modulesRoot: path.parse(SHIM).root,
     modules: true,
     modulesRules: [
