@@ -26,7 +26,7 @@ const DEMO_CONNECTOR = "demo";
 const DEMO_FILE = path.join(ROOT, ".wrangler/demo-connector.json");
 /** Local secrets for `wrangler dev` (gitignored): the admin API token lives here. */
 const DEV_VARS = path.join(ROOT, ".dev.vars");
-/** wrangler must never try the network or ask questions (TOOLCHAIN: offline switches). */
+/** wrangler must never try the network or ask questions (offline switches: no metrics, no banner, no cf fetch). */
 const OFFLINE_ENV = {
   WRANGLER_SEND_METRICS: "false",
   WRANGLER_HIDE_BANNER: "true",

@@ -11,7 +11,7 @@ export { ROOT, WWW };
 export const SCREENSHOTS = path.join(ROOT, ".tmp/screenshots");
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const VIEWPORT = { width: 1280, height: 800 };
-/** Flags that work on this machine kind (TOOLCHAIN.md); Playwright adds --headless itself. */
+/** Flags that work on this machine kind (without the background-networking flags Chromium keeps trying the closed network); Playwright adds --headless itself. */
 const FLAGS = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync",

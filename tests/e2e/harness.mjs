@@ -51,7 +51,7 @@ export const SAMPLES_DIR = path.join(ROOT, "tests/fixtures/braze-samples/users")
 /** Any URL works: Miniflare routes every dispatchFetch to the one Worker (and its assets). */
 export const ORIGIN = "http://relay.test";
 
-// Keep workerd's and Miniflare's temp folders inside the checkout (TOOLCHAIN pitfall).
+// Keep workerd's and Miniflare's temp folders inside the checkout (a failed Miniflare start can leave them behind).
 const tmp = path.join(ROOT, ".tmp");
 mkdirSync(tmp, { recursive: true });
 process.env.TMPDIR = tmp;
