@@ -39,7 +39,7 @@ fn at_its_largest(m: &DeliveryMessage) -> String {
 }
 
 fn check_packer(items: &[(u8, bool, usize)]) {
-    let mut packer = Packer::new("connector-1", 1_764_345_600_123);
+    let mut packer = Packer::new("connector-1", Some("0123456789abcdef"), 1_764_345_600_123);
     let mut too_large = BTreeSet::new();
     for (index, (dest, eu, size)) in items.iter().enumerate() {
         let region = if *eu { Region::Eu } else { Region::Us };
@@ -317,7 +317,7 @@ proptest! {
             message_id: format!("m{i}"),
             json: RawValue::from_string(format!(r#"{{"i":{i}}}"#)).unwrap(),
         });
-        let (messages, refused) = pack("c", "main", Region::Us, 1, events);
+        let (messages, refused) = pack("c", None, "main", Region::Us, 1, events);
         prop_assert!(refused.is_empty());
         let message = messages.into_iter().next().unwrap();
         let (delivered, quarantined, requests) = bisect(message, &bad);

@@ -315,7 +315,8 @@ async function setPaused(paused) {
 
 async function remove() {
   const id = current.id;
-  if (!window.confirm(`Delete connector ${id}? Braze's requests to it will be refused (404); queued events are held, then quarantined after the retention.`)) return;
+  const question = `Delete connector ${id}? Braze's requests to it will be refused (404); queued events are held, then quarantined after the retention. A connector created again under the id ${id} is a new connector: it never sends this one's events (they go to quarantine as connector_replaced, kept under this connector's generation) and starts with empty stats and quarantine.`;
+  if (!window.confirm(question)) return;
   await api.deleteConnector(id);
   current = null;
   history.replaceState(null, "", location.pathname + location.search);

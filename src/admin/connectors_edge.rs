@@ -6,9 +6,11 @@
 use ::worker::Env;
 
 use super::connectors::{self, StoredConfig};
-use crate::config::{BearerToken, ConnectorConfig, store as config_store};
+use crate::config::{
+    BearerToken, ConnectorConfig, GENERATION_BYTES, new_generation, store as config_store,
+};
 use crate::entry::clock;
-use crate::stats::object as stats_object;
+use crate::stats::{object as stats_object, object_name};
 use crate::web::{Answer, Problem, json_answer};
 
 /// `GET /admin/connectors`: every connector's summary and health (stats objects read one after
@@ -23,8 +25,12 @@ pub async fn list(env: &Env) -> Result<Answer, Problem> {
             Err(Problem::ConfigUnavailable) => StoredConfig::Unreadable,
             Ok(None) | Err(_) => StoredConfig::Invalid,
         };
+        let generation = match &stored {
+            StoredConfig::Valid(config) => config.generation.as_deref(),
+            _ => None,
+        };
         let health = if i < connectors::MAX_HEALTH_LOOKUPS {
-            stats_object::get(env, id)
+            stats_object::get(env, &object_name(id, generation))
                 .await
                 .ok()
                 .map(|s| connectors::health(&s))
@@ -44,6 +50,8 @@ pub async fn create(env: &Env, body: &[u8]) -> Result<Answer, Problem> {
     }
     let token = new_token()?;
     req.config.token_sha256 = token.hash();
+    let random = clock::secure_random::<GENERATION_BYTES>().ok_or(Problem::Internal)?;
+    req.config.generation = Some(new_generation(&random));
     config_store::put(env, &req.id, &req.config).await?;
     Ok(json_answer(
         201,

@@ -47,12 +47,17 @@ pub fn apply_update(
         )]);
     };
     obj.remove("has_token");
+    // The generation is the connector's identity: an update never sets or changes it.
+    obj.remove("generation");
     match existing {
         Some(old) => {
             obj.insert(
                 "token_sha256".into(),
                 Value::String(old.token_sha256.to_hex()),
             );
+            if let Some(g) = &old.generation {
+                obj.insert("generation".into(), Value::String(g.clone()));
+            }
         }
         None if !obj.contains_key("token_sha256") => {
             // A placeholder the caller replaces by rotating the token right after creation.

@@ -14,6 +14,14 @@ pub fn is_valid_connector_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Random bytes in a connector generation (64 bits, as 16 hex digits).
+pub const GENERATION_BYTES: usize = 8;
+
+/// A connector generation from random bytes the shell provides.
+pub fn new_generation(random: &[u8; GENERATION_BYTES]) -> String {
+    hex::encode(random)
+}
+
 /// The KV key of a connector's config.
 pub fn connector_key(connector_id: &str) -> String {
     format!("{CONNECTOR_KEY_PREFIX}{connector_id}")
@@ -43,5 +51,8 @@ mod tests {
             assert!(!is_valid_connector_id(bad), "{bad}");
         }
         assert!(is_valid_connector_id(&"x".repeat(64)));
+        let g = new_generation(&[0xab; GENERATION_BYTES]);
+        assert_eq!(g, "abababababababab");
+        assert!(is_valid_connector_id(&g));
     }
 }

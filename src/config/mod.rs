@@ -14,8 +14,8 @@ mod settings;
 pub(crate) mod store;
 
 pub use keys::{
-    CONNECTOR_KEY_PREFIX, MAX_CONNECTOR_ID_LEN, connector_id_of_key, connector_key,
-    is_valid_connector_id,
+    CONNECTOR_KEY_PREFIX, GENERATION_BYTES, MAX_CONNECTOR_ID_LEN, connector_id_of_key,
+    connector_key, is_valid_connector_id, new_generation,
 };
 pub use secrets::{BearerToken, MAX_TOKEN_LEN, SHOWN_SUFFIX, TokenHash, WriteKey, redact};
 pub use settings::{
@@ -256,6 +256,12 @@ pub struct ConnectorConfig {
     /// Hours undeliverable events are held and retried before quarantine.
     #[serde(default = "default_retention")]
     pub retention_hours: u32,
+    /// The connector's identity beyond its id: made when it is created, kept by every edit, and
+    /// carried by its queue messages, quarantine objects and stats. A connector deleted and
+    /// created again under the same id gets a new one, so the earlier connector's events are
+    /// never sent with the new one's config. Absent on documents written by hand without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
 }
 
 /// One problem with a configuration, at a field path such as `destinations.main.write_key`.
@@ -311,6 +317,14 @@ impl ConnectorConfig {
     /// Checks everything serde cannot: references, lengths, ranges. Returns every problem.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errs = Vec::new();
+        if let Some(g) = &self.generation
+            && !is_valid_connector_id(g)
+        {
+            errs.push(ConfigError::at(
+                "generation",
+                "1-64 letters, digits, `_` or `-`",
+            ));
+        }
         if self.destinations.is_empty() {
             errs.push(ConfigError::at(
                 "destinations",

@@ -48,8 +48,8 @@ pub async fn handle(batch: MessageBatch<String>, env: Env, settings: Settings) {
             ),
         }
     }
-    for (connector, delta) in &tally.by_connector {
-        stats_object::add(&env, connector, delta).await;
+    for (object, delta) in &tally.by_object {
+        stats_object::add(&env, object, delta).await;
     }
     let ms = clock::platform_ms().saturating_sub(started);
     console_log!("{}", consumer_line(&queue, count, &tally, ms));

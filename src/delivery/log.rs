@@ -26,7 +26,7 @@ pub fn consumer_line(queue: &str, messages: usize, tally: &Tally, ms: u64) -> St
         quarantined: u64,
         ms: u64,
     }
-    let sum = |f: fn(&Stats) -> u64| -> u64 { tally.by_connector.values().map(f).sum() };
+    let sum = |f: fn(&Stats) -> u64| -> u64 { tally.by_object.values().map(f).sum() };
     to_line(&Line {
         level: "info",
         event: "deliver",

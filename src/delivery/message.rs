@@ -37,6 +37,10 @@ pub struct DeliveryMessage {
     pub v: u8,
     /// Connector id.
     pub connector: String,
+    /// The connector's generation at ingest: a message is only ever sent with a config of the
+    /// same generation (absent for connectors without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
     /// Destination name in the connector config.
     pub destination: String,
     /// Region resolved at ingest.
@@ -69,6 +73,7 @@ impl DeliveryMessage {
         DeliveryMessage {
             v: MESSAGE_VERSION,
             connector: connector.to_owned(),
+            generation: None,
             destination: destination.to_owned(),
             region,
             received_ms,
@@ -101,6 +106,7 @@ impl DeliveryMessage {
         let second = Self {
             events: second_events,
             connector: self.connector.clone(),
+            generation: self.generation.clone(),
             destination: self.destination.clone(),
             ..self.envelope()
         };
@@ -112,6 +118,7 @@ impl DeliveryMessage {
         Self {
             v: self.v,
             connector: String::new(),
+            generation: None,
             destination: String::new(),
             region: self.region,
             received_ms: self.received_ms,
@@ -168,6 +175,7 @@ pub(crate) mod tests {
         for n in [0, 1, 2, 3, 100] {
             let mut m = message(n);
             m.attempt = 2;
+            m.generation = Some("g1".into());
             let Some((a, z)) = m.clone().into_halves() else {
                 assert!(n < 2, "{n} events must split");
                 continue;
@@ -183,6 +191,7 @@ pub(crate) mod tests {
             assert_eq!(ids, orig);
             for h in [&a, &z] {
                 assert_eq!((h.splits, h.attempt, h.received_ms), (1, 2, 42));
+                assert_eq!(h.generation.as_deref(), Some("g1"));
                 assert_eq!(
                     (h.connector.as_str(), h.destination.as_str(), h.region),
                     ("acme", "main", Region::Eu)

@@ -63,8 +63,14 @@ fn json_len(value: &impl Serialize) -> usize {
 
 /// The largest JSON an empty message of this connector and destination can ever have: every
 /// counter at its maximum, `splits` present.
-fn envelope_bound(connector: &str, destination: &str, region: Region) -> usize {
+fn envelope_bound(
+    connector: &str,
+    generation: Option<&str>,
+    destination: &str,
+    region: Region,
+) -> usize {
     let mut m = DeliveryMessage::new(connector, destination, region, u64::MAX);
+    m.generation = generation.map(str::to_owned);
     (m.attempt, m.held, m.splits) = (u32::MAX, u32::MAX, u32::MAX);
     json_len(&m)
 }
@@ -82,6 +88,7 @@ struct Open {
 #[derive(Debug)]
 pub struct Packer<'a> {
     connector: &'a str,
+    generation: Option<&'a str>,
     received_ms: u64,
     messages: Vec<DeliveryMessage>,
     /// Per (destination, region): its open message.
@@ -89,10 +96,11 @@ pub struct Packer<'a> {
 }
 
 impl<'a> Packer<'a> {
-    /// A packer for events of `connector` received at `received_ms`.
-    pub fn new(connector: &'a str, received_ms: u64) -> Self {
+    /// A packer for events of `connector` (of `generation`) received at `received_ms`.
+    pub fn new(connector: &'a str, generation: Option<&'a str>, received_ms: u64) -> Self {
         Packer {
             connector,
+            generation,
             received_ms,
             messages: Vec::new(),
             open: Vec::new(),
@@ -114,7 +122,7 @@ impl<'a> Packer<'a> {
             .position(|(d, r, _)| d == destination && *r == region);
         let envelope = match slot {
             Some(s) => self.open[s].2.envelope,
-            None => envelope_bound(self.connector, destination, region),
+            None => envelope_bound(self.connector, self.generation, destination, region),
         };
         if bytes > MAX_EVENT_BYTES || envelope + event_bytes > MAX_MESSAGE_BYTES {
             return Err(TooLarge { event, bytes });
@@ -131,12 +139,10 @@ impl<'a> Packer<'a> {
                     bytes: envelope,
                     envelope,
                 };
-                self.messages.push(DeliveryMessage::new(
-                    self.connector,
-                    destination,
-                    region,
-                    self.received_ms,
-                ));
+                let mut message =
+                    DeliveryMessage::new(self.connector, destination, region, self.received_ms);
+                message.generation = self.generation.map(str::to_owned);
+                self.messages.push(message);
                 match slot {
                     Some(s) => {
                         self.open[s].2 = fresh;
@@ -165,12 +171,13 @@ impl<'a> Packer<'a> {
 /// handed back.
 pub fn pack(
     connector: &str,
+    generation: Option<&str>,
     destination: &str,
     region: Region,
     received_ms: u64,
     events: impl IntoIterator<Item = QueuedEvent>,
 ) -> (Vec<DeliveryMessage>, Vec<TooLarge>) {
-    let mut packer = Packer::new(connector, received_ms);
+    let mut packer = Packer::new(connector, generation, received_ms);
     let refused = events
         .into_iter()
         .filter_map(|e| packer.push(destination, region, e).err())
@@ -218,7 +225,7 @@ mod tests {
 
     #[test]
     fn destinations_and_regions_never_share_a_message() {
-        let mut p = Packer::new("acme", 7);
+        let mut p = Packer::new("acme", Some("g1"), 7);
         p.push("a", Region::Us, event(0, 1)).unwrap();
         p.push("b", Region::Us, event(1, 1)).unwrap();
         p.push("a", Region::Eu, event(2, 1)).unwrap();
@@ -243,6 +250,7 @@ mod tests {
     fn messages_stay_under_the_queue_limit_at_any_retry() {
         let (messages, refused) = pack(
             "acme",
+            Some("g-long-generation-0123456789abcdef"),
             "main",
             Region::Eu,
             1,
@@ -271,6 +279,7 @@ mod tests {
     fn count_limit_splits_messages() {
         let (messages, _) = pack(
             "a",
+            None,
             "main",
             Region::Us,
             1,
@@ -287,7 +296,7 @@ mod tests {
 
     #[test]
     fn an_event_over_32_kb_is_handed_back() {
-        let mut p = Packer::new("acme", 1);
+        let mut p = Packer::new("acme", None, 1);
         let err = p
             .push("a", Region::Us, event(0, MAX_EVENT_BYTES))
             .unwrap_err();

@@ -144,19 +144,26 @@ pub fn dead_letter(body: &str, facts: &Facts) -> Action {
         Ok(msg) => {
             let detail = "the delivery queue gave up on this message (dead-letter queue)";
             let doc = doc(&msg, DeliveryReason::DeadLetter, None, detail);
-            quarantine(&msg.connector, doc, retry_now())
+            quarantine(doc, retry_now())
         }
         Err(_) => unreadable(body, DeliveryReason::DeadLetter, facts),
     }
 }
 
-/// The first look at a message: expire it after the retention, hold it while it cannot be
-/// sent, else send it.
+/// The first look at a message: quarantine it when its connector was replaced (another
+/// generation), expire it after the retention, hold it while it cannot be sent, else send it.
 pub fn look(msg: DeliveryMessage, connector: ConnectorState<'_>, facts: &Facts) -> Action {
     let config = match connector {
         ConnectorState::Found(c) => Some(c),
         _ => None,
     };
+    if let Some(config) = config
+        && config.generation != msg.generation
+    {
+        let detail = "the connector was deleted and created again under the same id; these events \
+                      belong to the earlier connector and are not sent with the new one's config";
+        return quarantine_or_hold(msg, DeliveryReason::ConnectorReplaced, None, detail, facts);
+    }
     let keep = retention(config);
     let age = Duration::from_millis(facts.now_ms.saturating_sub(msg.received_ms));
     if age > keep {
@@ -243,15 +250,15 @@ pub fn after_send(msg: DeliveryMessage, attempt: &Attempt, facts: &Facts) -> Act
     let verdict = classify(&msg, attempt.result, &facts.policy, facts.seed);
     let line = segment_failure_line(&msg, attempt.result, verdict);
     let next = match verdict {
-        AfterSend::Delivered => Action::Ack(tick(&msg.connector, Counted::Delivered(n))),
+        AfterSend::Delivered => Action::Ack(tick(&msg, Counted::Delivered(n))),
         AfterSend::Retry { delay } => {
-            let done = tick(&msg.connector, Counted::Retried(n, attempt.status()));
+            let done = tick(&msg, Counted::Retried(n, attempt.status()));
             let mut next = msg;
             next.attempt += 1;
             enqueue(vec![next], delay, done)
         }
         AfterSend::Split { status } => {
-            let done = tick(&msg.connector, Counted::Split(n, status));
+            let done = tick(&msg, Counted::Split(n, status));
             let (a, b) = msg
                 .into_halves()
                 .expect("a split message has two events or more");
@@ -299,9 +306,10 @@ pub fn rejected_detail(status: u16, answer: &str, splits: u32) -> String {
     detail
 }
 
-fn tick(connector: &str, counted: Counted) -> Tick {
+fn tick(msg: &DeliveryMessage, counted: Counted) -> Tick {
     Tick {
-        connector: connector.to_owned(),
+        connector: msg.connector.clone(),
+        generation: msg.generation.clone(),
         counted,
     }
 }
@@ -326,7 +334,7 @@ fn enqueue(messages: Vec<DeliveryMessage>, delay: Duration, done: Tick) -> Actio
 /// Puts `msg` back on the queue to look again later, counted as held for `reason`.
 fn hold(mut msg: DeliveryMessage, reason: HoldReason, facts: &Facts) -> Action {
     let delay = hold_delay(msg.held, &facts.policy, facts.seed);
-    let done = tick(&msg.connector, Counted::Held(reason, msg.events.len()));
+    let done = tick(&msg, Counted::Held(reason, msg.events.len()));
     msg.held += 1;
     enqueue(vec![msg], delay, done)
 }
@@ -340,11 +348,15 @@ fn doc(
     QuarantineDoc::from_message(msg, &iso_millis(msg.received_ms), reason, status, detail)
 }
 
-fn quarantine(connector: &str, doc: QuarantineDoc, refused: Action) -> Action {
+fn quarantine(doc: QuarantineDoc, refused: Action) -> Action {
     let status = doc.segment.as_ref().and_then(|s| s.status);
-    let counted = Counted::Quarantined(doc.reasons.clone(), status);
+    let done = Tick {
+        connector: doc.connector.clone(),
+        generation: doc.generation.clone(),
+        counted: Counted::Quarantined(doc.reasons.clone(), status),
+    };
     Action::Quarantine {
-        done: tick(connector, counted),
+        done,
         doc,
         refused: Box::new(refused),
     }
@@ -361,12 +373,7 @@ fn quarantine_or_hold(
     facts: &Facts,
 ) -> Action {
     let doc = doc(&msg, reason, status, detail);
-    let connector = msg.connector.clone();
-    quarantine(
-        &connector,
-        doc,
-        hold(msg, HoldReason::QuarantineUnavailable, facts),
-    )
+    quarantine(doc, hold(msg, HoldReason::QuarantineUnavailable, facts))
 }
 
 /// A body that is not a delivery message, kept whole under its connector when it names a valid
@@ -378,7 +385,7 @@ fn unreadable(body: &str, reason: DeliveryReason, facts: &Facts) -> Action {
         .filter(|c| is_valid_connector_id(c))
         .unwrap_or_else(|| UNKNOWN_CONNECTOR.to_owned());
     let doc = QuarantineDoc::from_unreadable(&connector, &iso_millis(facts.now_ms), reason, body);
-    quarantine(&connector, doc, retry_now())
+    quarantine(doc, retry_now())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::delivery::queue;
 use crate::entry::clock;
 use crate::pipeline::{ProcessContext, process};
 use crate::quarantine::store as quarantine_store;
-use crate::stats::object as stats_object;
+use crate::stats::{object as stats_object, object_name};
 use crate::web::{self, Answer, Problem, RequestLog};
 
 /// Handles one Currents batch; the 200 body is its [`super::IngestSummary`].
@@ -35,7 +35,7 @@ pub async fn handle(
         received_ms: now_ms,
     };
     let outcome = process(&body, &config, &pctx)?;
-    let plan = plan(connector, &outcome, now_ms);
+    let plan = plan(connector, config.generation.as_deref(), &outcome, now_ms);
     if let Some(doc) = &plan.quarantine {
         quarantine_store::put(env, connector, now_ms, doc).await?;
     }
@@ -47,8 +47,11 @@ pub async fn handle(
     }
     log.counts = plan.summary;
     if let Some(delta) = plan.delta {
-        let (env, connector) = (env.clone(), connector.to_owned());
-        ctx.wait_until(async move { stats_object::add(&env, &connector, &delta).await });
+        let (env, object) = (
+            env.clone(),
+            object_name(connector, config.generation.as_deref()),
+        );
+        ctx.wait_until(async move { stats_object::add(&env, &object, &delta).await });
     }
     Ok(web::json_answer(200, plan.summary.to_json()))
 }

@@ -80,7 +80,12 @@ pub struct IngestPlan {
 }
 
 /// Plans the writes of one processed batch received at `now_ms`.
-pub fn plan(connector: &str, outcome: &Outcome, now_ms: u64) -> IngestPlan {
+pub fn plan(
+    connector: &str,
+    generation: Option<&str>,
+    outcome: &Outcome,
+    now_ms: u64,
+) -> IngestPlan {
     let bodies: Vec<String> = outcome.batches.iter().map(|m| m.to_json()).collect();
     let summary = IngestSummary {
         received: outcome.received,
@@ -91,7 +96,12 @@ pub fn plan(connector: &str, outcome: &Outcome, now_ms: u64) -> IngestPlan {
         messages: bodies.len(),
     };
     let quarantine = (!outcome.quarantined.is_empty()).then(|| {
-        QuarantineDoc::from_rejected(connector, &iso_millis(now_ms), &outcome.quarantined)
+        QuarantineDoc::from_rejected(
+            connector,
+            generation,
+            &iso_millis(now_ms),
+            &outcome.quarantined,
+        )
     });
     let delta = (outcome.received > 0).then(|| ingest_delta(outcome, &[], now_ms));
     IngestPlan {
@@ -157,7 +167,7 @@ mod tests {
             received_ms: 7_200_000,
         };
         let out = process(body, &config, &ctx).unwrap();
-        let p = plan("acme", &out, 7_200_000);
+        let p = plan("acme", Some("g1"), &out, 7_200_000);
         assert_eq!(
             p.summary,
             IngestSummary {
@@ -175,9 +185,11 @@ mod tests {
             ("acme", 7_200_000)
         );
         assert_eq!(msg.events.len(), 2);
-        assert_eq!(p.quarantine.unwrap().reasons["missing_id"], 1);
+        let doc = p.quarantine.unwrap();
+        assert_eq!(doc.reasons["missing_id"], 1);
+        assert_eq!(doc.generation.as_deref(), Some("g1"));
         assert_eq!(p.delta.unwrap().received, 4);
         let empty = process(br#"{"events":[]}"#, &config, &ctx).unwrap();
-        assert!(plan("acme", &empty, 1).delta.is_none());
+        assert!(plan("acme", None, &empty, 1).delta.is_none());
     }
 }

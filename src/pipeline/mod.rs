@@ -109,7 +109,11 @@ pub fn process(
         filtered: Vec::new(),
         quarantined: Vec::new(),
     };
-    let mut packer = Packer::new(ctx.connector_id, ctx.received_ms);
+    let mut packer = Packer::new(
+        ctx.connector_id,
+        config.generation.as_deref(),
+        ctx.received_ms,
+    );
     for (index, raw) in envelope.events.iter().enumerate() {
         let ev = match validate_event(raw) {
             Ok(ev) => ev,

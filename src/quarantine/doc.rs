@@ -23,6 +23,9 @@ pub enum DeliveryReason {
     RetentionExceeded,
     /// The queue gave up on the message (dead-letter queue).
     DeadLetter,
+    /// The connector was deleted and created again under the same id: these events belong to
+    /// the earlier connector (another generation) and are never sent with the new one's config.
+    ConnectorReplaced,
     /// A queue message that is not a delivery message: kept whole as text.
     MalformedMessage,
 }
@@ -34,6 +37,7 @@ impl DeliveryReason {
             Self::SegmentRejected => "segment_rejected",
             Self::RetentionExceeded => "retention_exceeded",
             Self::DeadLetter => "dead_letter",
+            Self::ConnectorReplaced => "connector_replaced",
             Self::MalformedMessage => "malformed_message",
         }
     }
@@ -84,6 +88,9 @@ pub struct QuarantineEntry {
 pub struct QuarantineDoc {
     /// Connector id.
     pub connector: String,
+    /// The connector's generation the events belong to (absent for connectors without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
     /// When Braze's batch was received (ISO-8601).
     pub received_at: String,
     /// Event count per reason code.
@@ -97,7 +104,12 @@ pub struct QuarantineDoc {
 
 impl QuarantineDoc {
     /// The object for events rejected at ingest.
-    pub fn from_rejected(connector: &str, received_at: &str, events: &[QuarantinedEvent]) -> Self {
+    pub fn from_rejected(
+        connector: &str,
+        generation: Option<&str>,
+        received_at: &str,
+        events: &[QuarantinedEvent],
+    ) -> Self {
         let entries: Vec<QuarantineEntry> = events
             .iter()
             .map(|e| QuarantineEntry {
@@ -111,7 +123,9 @@ impl QuarantineDoc {
                 segment: None,
             })
             .collect();
-        Self::new(connector, received_at, None, entries)
+        let mut doc = Self::new(connector, received_at, None, entries);
+        doc.generation = generation.map(str::to_owned);
+        doc
     }
 
     /// The object for a queue message that left the delivery path.
@@ -141,7 +155,9 @@ impl QuarantineDoc {
             destination: msg.destination.clone(),
             region: msg.region,
         };
-        Self::new(&msg.connector, received_at, Some(answer), entries)
+        let mut doc = Self::new(&msg.connector, received_at, Some(answer), entries);
+        doc.generation = msg.generation.clone();
+        doc
     }
 
     /// The object for a queue body that cannot be read as a delivery message: the body is kept
@@ -182,6 +198,7 @@ impl QuarantineDoc {
         }
         QuarantineDoc {
             connector: connector.to_owned(),
+            generation: None,
             received_at: received_at.to_owned(),
             reasons,
             segment,

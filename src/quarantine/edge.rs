@@ -6,13 +6,13 @@
 use ::worker::Env;
 
 use super::{
-    ListingEntry, META_REPLAYED_AT, QuarantineDoc, ReplaySummary, ReplayTarget, connector_of_key,
-    connector_param, connector_prefix, listing_json, parse_replay, quarantine_key_param, replay,
-    store,
+    GenerationFilter, ListingEntry, META_REPLAYED_AT, QuarantineDoc, ReplaySummary, ReplayTarget,
+    connector_of_key, connector_param, connector_prefix, listing_json, parse_replay,
+    quarantine_key_param, replay, store,
 };
 use crate::config::{Settings, store as config_store};
 use crate::delivery::queue;
-use crate::stats::{Tally, object as stats_object};
+use crate::stats::{Tally, object as stats_object, object_name};
 use crate::timefmt::iso_millis;
 use crate::web::{self, Answer, Problem, Query};
 
@@ -35,14 +35,21 @@ async fn entries(env: &Env, connector: &str) -> Result<Vec<ListingEntry>, Proble
     Ok(out)
 }
 
-/// `GET /admin/quarantine?connector=ID[&reason=CODE]`.
+/// `GET /admin/quarantine?connector=ID[&reason=CODE][&generation=G|*]`: the objects of the
+/// connector's current generation unless `generation` names another (or `*`, every one).
 pub async fn list(env: &Env, query: &Query) -> Result<Answer, Problem> {
     let connector = connector_param(query.get("connector"))?;
     let reason = query.get("reason").filter(|r| !r.is_empty());
+    let config = config_store::read_fresh(env, &connector)
+        .await
+        .ok()
+        .flatten();
+    let current = config.as_ref().map(|c| c.generation.as_deref());
+    let generation = GenerationFilter::new(query.get("generation"), current);
     let objects: Vec<ListingEntry> = entries(env, &connector)
         .await?
         .into_iter()
-        .filter(|e| e.has_reason(reason))
+        .filter(|e| e.has_reason(reason) && e.in_generation(&generation))
         .collect();
     Ok(web::json_answer(200, listing_json(&objects)))
 }
@@ -63,27 +70,31 @@ pub async fn replay_objects(
 ) -> Result<Answer, Problem> {
     let keys = match parse_replay(body)? {
         ReplayTarget::Key(key) => vec![key],
-        ReplayTarget::Connector { id, force } => entries(env, &id)
-            .await?
-            .into_iter()
-            .filter(|e| force || e.replayed_at.is_none())
-            .map(|e| e.key)
-            .collect(),
+        ReplayTarget::Connector { id, force } => {
+            let config = config_store::load(env, settings, &id, now_ms).await?;
+            let current = GenerationFilter::Only(config.generation.clone());
+            entries(env, &id)
+                .await?
+                .into_iter()
+                .filter(|e| (force || e.replayed_at.is_none()) && e.in_generation(&current))
+                .map(|e| e.key)
+                .collect()
+        }
     };
     let mut summary = ReplaySummary::default();
     let mut tally = Tally::default();
     for key in keys {
-        let (connector, requeued) = replay_one(env, settings, &key, now_ms, &mut summary).await?;
-        tally.replayed(&connector, requeued);
+        let (object, requeued) = replay_one(env, settings, &key, now_ms, &mut summary).await?;
+        tally.replayed(&object, requeued);
     }
-    for (connector, delta) in &tally.by_connector {
-        stats_object::add(env, connector, delta).await;
+    for (object, delta) in &tally.by_object {
+        stats_object::add(env, object, delta).await;
     }
     let body = serde_json::to_string(&summary).map_err(|_| Problem::Internal)?;
     Ok(web::json_answer(200, body))
 }
 
-/// Replays the object at `key`; returns its connector and the events re-enqueued.
+/// Replays the object at `key`; returns its stats object and the events re-enqueued.
 async fn replay_one(
     env: &Env,
     settings: &Settings,
@@ -98,17 +109,20 @@ async fn replay_one(
         })?;
     let connector = connector_of_key(key).map_or_else(|| doc.connector.clone(), str::to_owned);
     let config = config_store::load(env, settings, &connector, now_ms).await?;
-    let plan = replay(&doc, &config, &connector, now_ms);
+    let plan = replay(&doc, &config, &connector, now_ms)?;
     let bodies: Vec<String> = plan.messages.iter().map(|m| m.to_json()).collect();
     queue::send(env, &bodies, 0)
         .await
         .map_err(|_| Problem::QueueUnavailable)?;
     let at = iso_millis(now_ms);
     if !plan.still_quarantined.is_empty() {
-        let again = QuarantineDoc::from_rejected(&connector, &at, &plan.still_quarantined);
+        let generation = config.generation.as_deref();
+        let again =
+            QuarantineDoc::from_rejected(&connector, generation, &at, &plan.still_quarantined);
         store::put(env, &connector, now_ms, &again).await?;
     }
     store::mark_replayed(env, key, stored, &doc, &at).await?;
     summary.add(&plan);
-    Ok((connector, plan.requeued))
+    let object = object_name(&connector, config.generation.as_deref());
+    Ok((object, plan.requeued))
 }

@@ -16,12 +16,14 @@ pub const META_RECEIVED_AT: &str = "received_at";
 pub const META_REASONS: &str = "reasons";
 /// Metadata key: number of events.
 pub const META_EVENTS: &str = "events";
+/// Metadata key: the connector generation the events belong to (absent if none).
+pub const META_GENERATION: &str = "generation";
 /// Metadata key: when the object was last replayed (ISO-8601), absent if never.
 pub const META_REPLAYED_AT: &str = "replayed_at";
 
 /// The R2 custom metadata of a quarantine object (strings only: R2's model).
 pub fn quarantine_metadata(doc: &QuarantineDoc) -> HashMap<String, String> {
-    HashMap::from([
+    let mut meta = HashMap::from([
         (META_CONNECTOR.to_owned(), doc.connector.clone()),
         (META_RECEIVED_AT.to_owned(), doc.received_at.clone()),
         (
@@ -29,7 +31,11 @@ pub fn quarantine_metadata(doc: &QuarantineDoc) -> HashMap<String, String> {
             serde_json::to_string(&doc.reasons).unwrap_or_default(),
         ),
         (META_EVENTS.to_owned(), doc.events.len().to_string()),
-    ])
+    ]);
+    if let Some(g) = &doc.generation {
+        meta.insert(META_GENERATION.to_owned(), g.clone());
+    }
+    meta
 }
 
 /// One object in `GET /admin/quarantine`.
@@ -39,6 +45,9 @@ pub struct ListingEntry {
     pub key: String,
     /// Connector id.
     pub connector: String,
+    /// The connector generation the events belong to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
     /// Receipt time.
     pub received_at: String,
     /// Events per reason code.
@@ -55,6 +64,7 @@ impl ListingEntry {
         Some(ListingEntry {
             key: key.to_owned(),
             connector: meta.get(META_CONNECTOR)?.clone(),
+            generation: meta.get(META_GENERATION).cloned(),
             received_at: meta.get(META_RECEIVED_AT)?.clone(),
             reasons: serde_json::from_str(meta.get(META_REASONS)?).ok()?,
             events: meta.get(META_EVENTS)?.parse().ok()?,
@@ -67,6 +77,7 @@ impl ListingEntry {
         ListingEntry {
             key: key.to_owned(),
             connector: doc.connector.clone(),
+            generation: doc.generation.clone(),
             received_at: doc.received_at.clone(),
             reasons: doc.reasons.clone(),
             events: doc.events.len(),
@@ -74,9 +85,39 @@ impl ListingEntry {
         }
     }
 
+    /// Whether the object belongs to the generations `wanted` selects.
+    pub fn in_generation(&self, wanted: &GenerationFilter) -> bool {
+        match wanted {
+            GenerationFilter::Any => true,
+            GenerationFilter::Only(g) => self.generation == *g,
+        }
+    }
+
     /// Whether the object holds events of `reason` (no filter matches everything).
     pub fn has_reason(&self, reason: Option<&str>) -> bool {
         reason.is_none_or(|r| self.reasons.contains_key(r))
+    }
+}
+
+/// Which generations of a connector a listing shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenerationFilter {
+    /// Every object.
+    Any,
+    /// Objects of this generation (`None`: objects without one).
+    Only(Option<String>),
+}
+
+impl GenerationFilter {
+    /// From the `generation` query parameter and the connector's current generation (`None`
+    /// when the connector does not exist): `*` shows every object, a value that generation;
+    /// absent, the current generation, or every object of a deleted connector.
+    pub fn new(param: Option<&str>, current: Option<Option<&str>>) -> Self {
+        match (param, current) {
+            (Some("*"), _) | (None, None) => GenerationFilter::Any,
+            (Some(g), _) => GenerationFilter::Only(Some(g.to_owned())),
+            (None, Some(current)) => GenerationFilter::Only(current.map(str::to_owned)),
+        }
     }
 }
 
@@ -120,6 +161,28 @@ mod tests {
         assert_eq!(v["objects"][0]["replayed_at"], "2026-01-02T00:00:00.000Z");
         assert_eq!(v["objects"][0]["reasons"]["missing_id"], 2);
         assert!(ListingEntry::from_metadata("k", &HashMap::new()).is_none());
+    }
+
+    #[test]
+    fn listings_show_one_generation() {
+        let mut d = doc();
+        d.generation = Some("g1".into());
+        let e = ListingEntry::from_metadata("k", &quarantine_metadata(&d)).unwrap();
+        assert_eq!(e.generation.as_deref(), Some("g1"));
+        let current_g2 = GenerationFilter::new(None, Some(Some("g2")));
+        assert!(
+            !e.in_generation(&current_g2),
+            "a re-created connector hides the old objects"
+        );
+        assert!(e.in_generation(&GenerationFilter::new(Some("g1"), Some(Some("g2")))));
+        assert!(e.in_generation(&GenerationFilter::new(Some("*"), Some(Some("g2")))));
+        assert!(
+            e.in_generation(&GenerationFilter::new(None, None)),
+            "deleted: everything"
+        );
+        let legacy = ListingEntry::from_doc("k", &doc(), None);
+        assert!(legacy.in_generation(&GenerationFilter::new(None, Some(None))));
+        assert!(!legacy.in_generation(&current_g2));
     }
 
     #[test]

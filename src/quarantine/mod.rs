@@ -18,7 +18,10 @@ pub use keys::{
     QUARANTINE_PREFIX, connector_of_key, connector_param, connector_prefix, quarantine_key,
     quarantine_key_param,
 };
-pub use listing::{ListingEntry, META_REPLAYED_AT, listing_json, quarantine_metadata};
+pub use listing::{
+    GenerationFilter, ListingEntry, META_GENERATION, META_REPLAYED_AT, listing_json,
+    quarantine_metadata,
+};
 pub use replay::{ReplayPlan, ReplaySummary, ReplayTarget, parse_replay, replay};
 
 /// Connector id of quarantine objects whose connector cannot be read (a queue body that is not

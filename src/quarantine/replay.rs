@@ -28,13 +28,17 @@ pub struct ReplayPlan {
 }
 
 /// Plans the replay of a quarantine object under the connector's current config. Retention
-/// restarts at `now_ms`: a replay is an operator's decision.
+/// restarts at `now_ms`: a replay is an operator's decision. An object of another generation
+/// (an earlier connector with the same id) is refused: `connector_replaced`.
 pub fn replay(
     doc: &QuarantineDoc,
     config: &ConnectorConfig,
     connector_id: &str,
     now_ms: u64,
-) -> ReplayPlan {
+) -> Result<ReplayPlan, Problem> {
+    if doc.generation != config.generation {
+        return Err(Problem::ConnectorReplaced);
+    }
     let mut plan = ReplayPlan::default();
     let translated: Vec<QueuedEvent> = doc
         .events
@@ -52,6 +56,7 @@ pub fn replay(
     if let (Some(answer), false) = (&doc.segment, translated.is_empty()) {
         let (messages, refused) = pack(
             connector_id,
+            config.generation.as_deref(),
             &answer.destination,
             answer.region,
             now_ms,
@@ -93,7 +98,7 @@ pub fn replay(
             plan.filtered = outcome.filtered;
         }
     }
-    plan
+    Ok(plan)
 }
 
 /// What `POST /admin/quarantine/replay` replays.
@@ -204,7 +209,7 @@ mod tests {
             "HTTP 400",
         );
         let stored: QuarantineDoc = serde_json::from_str(&doc.to_json()).unwrap();
-        let plan = replay(&stored, &config(), "acme", 99);
+        let plan = replay(&stored, &config(), "acme", 99).unwrap();
         assert_eq!(plan.requeued, 2);
         let again = &plan.messages[0];
         assert_eq!(again.received_ms, 99);
@@ -225,11 +230,15 @@ mod tests {
     #[test]
     fn ingest_rejections_are_validated_again() {
         let out = process(BODY.as_bytes(), &config(), &ctx()).unwrap();
-        let doc =
-            QuarantineDoc::from_rejected("acme", "2026-11-28T00:00:00.000Z", &out.quarantined);
+        let doc = QuarantineDoc::from_rejected(
+            "acme",
+            None,
+            "2026-11-28T00:00:00.000Z",
+            &out.quarantined,
+        );
         assert_eq!(doc.reasons["invalid_time"], 1);
         let stored: QuarantineDoc = serde_json::from_str(&doc.to_json()).unwrap();
-        let plan = replay(&stored, &config(), "acme", 1);
+        let plan = replay(&stored, &config(), "acme", 1).unwrap();
         assert_eq!(plan.requeued, 0);
         assert_eq!(
             plan.still_quarantined.len(),
@@ -253,6 +262,7 @@ mod tests {
         );
         let doc = QuarantineDoc {
             connector: "acme".into(),
+            generation: None,
             received_at: "x".into(),
             reasons: BTreeMap::new(),
             segment: None,
@@ -269,12 +279,34 @@ mod tests {
                 segment: None,
             }],
         };
-        let plan = replay(&doc, &config(), "acme", 1);
+        let plan = replay(&doc, &config(), "acme", 1).unwrap();
         assert_eq!(plan.requeued, 1);
         assert_eq!(
             plan.messages[0].events[0].message_id,
             crate::segment::message_id(MessageIdScope::Connector, "acme", "late")
         );
+    }
+
+    #[test]
+    fn objects_of_another_generation_are_not_replayed() {
+        let out = process(BODY.as_bytes(), &config(), &ctx()).unwrap();
+        let mut doc = QuarantineDoc::from_message(
+            &out.batches[0],
+            "2026-11-28T00:00:00.000Z",
+            DeliveryReason::ConnectorReplaced,
+            None,
+            "replaced",
+        );
+        doc.generation = Some("g1".into());
+        let mut recreated = config();
+        recreated.generation = Some("g2".into());
+        assert_eq!(
+            replay(&doc, &recreated, "acme", 1).unwrap_err(),
+            Problem::ConnectorReplaced
+        );
+        recreated.generation = Some("g1".into());
+        let plan = replay(&doc, &recreated, "acme", 1).unwrap();
+        assert_eq!(plan.messages[0].generation.as_deref(), Some("g1"));
     }
 
     #[test]

@@ -10,6 +10,16 @@ mod totals;
 pub use tally::{Counted, Tally, Tick, ingest_delta};
 pub use totals::{BUCKET_MS, Bucket, LastError, MAX_BUCKETS, Stats, StatsDelta};
 
+/// The name of a connector's stats object: its id, followed by `/{generation}` when it has one,
+/// so a connector created again under the same id starts from zero and never shows the earlier
+/// one's counts.
+pub fn object_name(connector: &str, generation: Option<&str>) -> String {
+    match generation {
+        Some(g) => format!("{connector}/{g}"),
+        None => connector.to_owned(),
+    }
+}
+
 /// Storage key of the stats JSON inside a `ConnectorStats` object.
 pub const STATS_STORAGE_KEY: &str = "stats";
 

@@ -14,7 +14,7 @@ use ::worker::{
 };
 
 use super::{STATS_STORAGE_KEY, Stats};
-use crate::config::STATS_BINDING;
+use crate::config::{STATS_BINDING, store as config_store};
 use crate::web::{self, Answer, Problem};
 
 /// The per-connector stats object.
@@ -82,39 +82,43 @@ impl ConnectorStats {
     }
 }
 
-fn stub(env: &Env, connector: &str) -> Result<::worker::Stub> {
+/// The stats object of `object` ([`super::object_name`]: a connector and its generation).
+fn stub(env: &Env, object: &str) -> Result<::worker::Stub> {
     env.durable_object(STATS_BINDING)?
-        .id_from_name(connector)?
+        .id_from_name(object)?
         .get_stub()
 }
 
-/// Adds `delta` to `connector`'s totals. Failures are logged, never raised: stats must not
+/// Adds `delta` to the totals of stats object `object` ([`super::object_name`]). Failures are logged, never raised: stats must not
 /// slow down or fail delivery.
-pub async fn add(env: &Env, connector: &str, delta: &Stats) {
+pub async fn add(env: &Env, object: &str, delta: &Stats) {
     let result = async {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(
             serde_json::to_string(delta).unwrap_or_default().into(),
         ));
         let req = Request::new_with_init("https://stats/add", &init)?;
-        stub(env, connector)?.fetch_with_request(req).await
+        stub(env, object)?.fetch_with_request(req).await
     }
     .await;
     if !matches!(&result, Ok(r) if r.status_code() == 200) {
-        console_log!("{}", web::platform_failure_line(connector, "stats_write"));
+        console_log!("{}", web::platform_failure_line(object, "stats_write"));
     }
 }
 
-/// The totals of `connector` (zeros when it never had any).
-pub async fn get(env: &Env, connector: &str) -> Result<Stats> {
-    let mut res = stub(env, connector)?
-        .fetch_with_str("https://stats/")
-        .await?;
+/// The totals of stats object `object` (zeros when it never had any).
+pub async fn get(env: &Env, object: &str) -> Result<Stats> {
+    let mut res = stub(env, object)?.fetch_with_str("https://stats/").await?;
     Ok(serde_json::from_str(&res.text().await?).unwrap_or_default())
 }
 
-/// `GET /admin/connectors/{id}/stats`.
+/// `GET /admin/connectors/{id}/stats`: the totals of the connector's current generation (404
+/// `unknown_connector` when there is no such connector).
 pub async fn answer(env: &Env, connector: &str) -> std::result::Result<Answer, Problem> {
-    let stats = get(env, connector).await.map_err(|_| Problem::Internal)?;
+    let config = config_store::read_fresh(env, connector)
+        .await?
+        .ok_or(Problem::UnknownConnector)?;
+    let object = super::object_name(connector, config.generation.as_deref());
+    let stats = get(env, &object).await.map_err(|_| Problem::Internal)?;
     Ok(web::json_answer(200, super::stats_json(connector, &stats)))
 }

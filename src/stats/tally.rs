@@ -14,6 +14,8 @@ use crate::pipeline::Outcome;
 pub struct Tick {
     /// The connector counted.
     pub connector: String,
+    /// Its generation (stats are kept per generation: [`super::object_name`]).
+    pub generation: Option<String>,
     /// What happened.
     pub counted: Counted,
 }
@@ -60,13 +62,13 @@ pub fn ingest_delta(outcome: &Outcome, quarantined_extra: &[(&str, u64)], now_ms
 /// Per-connector deltas of one consumer invocation.
 #[derive(Debug, Default)]
 pub struct Tally {
-    /// Connector id → delta.
-    pub by_connector: BTreeMap<String, Stats>,
+    /// Stats object name ([`super::object_name`]: the connector and its generation) → delta.
+    pub by_object: BTreeMap<String, Stats>,
 }
 
 impl Tally {
     fn of(&mut self, connector: &str) -> &mut Stats {
-        self.by_connector.entry(connector.to_owned()).or_default()
+        self.by_object.entry(connector.to_owned()).or_default()
     }
 
     fn error(&mut self, connector: &str, code: &str, status: Option<u16>, now_ms: u64) {
@@ -127,7 +129,8 @@ impl Tally {
 
     /// Counts a finished delivery step.
     pub fn count(&mut self, tick: &Tick, now_ms: u64) {
-        let c = tick.connector.as_str();
+        let name = super::object_name(&tick.connector, tick.generation.as_deref());
+        let c = name.as_str();
         match &tick.counted {
             Counted::Delivered(n) => self.delivered(c, *n, now_ms),
             Counted::Retried(n, status) => self.retried(c, *n, *status, now_ms),
@@ -141,9 +144,9 @@ impl Tally {
         }
     }
 
-    /// `n` events were re-enqueued from quarantine.
-    pub fn replayed(&mut self, connector: &str, n: usize) {
-        self.of(connector).replayed += n as u64;
+    /// `n` events were re-enqueued from quarantine (`object`: the stats object's name).
+    pub fn replayed(&mut self, object: &str, n: usize) {
+        self.of(object).replayed += n as u64;
     }
 }
 
@@ -182,6 +185,7 @@ mod tests {
     fn consumer_tally_per_connector() {
         let tick = |c: &str, counted| Tick {
             connector: c.to_owned(),
+            generation: None,
             counted,
         };
         let mut t = Tally::default();
@@ -192,19 +196,27 @@ mod tests {
         t.count(&tick("a", Counted::Quarantined(reasons, Some(400))), 13);
         t.replayed("a", 5);
         t.count(&tick("c", Counted::Split(6, 413)), 14);
-        let a = &t.by_connector["a"];
+        let a = &t.by_object["a"];
         assert_eq!((a.delivered, a.retried, a.replayed), (3, 2, 5));
-        let c = &t.by_connector["c"];
+        let c = &t.by_object["c"];
         assert_eq!(c.split, 6);
         assert_eq!(c.last_error.as_ref().unwrap().status, Some(413));
         assert_eq!(a.last_success_ms, Some(10));
         assert_eq!(a.quarantined["segment_rejected"], 1);
         let e = a.last_error.as_ref().unwrap();
         assert_eq!((e.code.as_str(), e.status), ("segment_rejected", Some(400)));
-        assert_eq!(t.by_connector["b"].held["paused"], 4);
+        assert_eq!(t.by_object["b"].held["paused"], 4);
+        assert_eq!(t.by_object["b"].last_error.as_ref().unwrap().code, "paused");
+        let g2 = Tick {
+            connector: "a".into(),
+            generation: Some("g2".into()),
+            counted: Counted::Delivered(1),
+        };
+        t.count(&g2, 15);
         assert_eq!(
-            t.by_connector["b"].last_error.as_ref().unwrap().code,
-            "paused"
+            t.by_object["a/g2"].delivered, 1,
+            "a new generation counts apart"
         );
+        assert_eq!(t.by_object["a"].delivered, 3);
     }
 }

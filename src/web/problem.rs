@@ -73,6 +73,11 @@ pub enum Problem {
         /// The errors, with field paths such as `destinations.main.region`.
         errors: Vec<ConfigError>,
     },
+    /// A replay of a quarantine object that belongs to an earlier connector of the same id.
+    #[error(
+        "this object belongs to an earlier connector with this id (another generation); it is not replayed with the new connector's config"
+    )]
+    ConnectorReplaced,
     /// A cross-origin admin request (preflight) from an origin other than `CONSOLE_ORIGIN`.
     #[error("cross-origin requests are allowed only from the configured console origin")]
     CorsRefused,
@@ -97,6 +102,7 @@ impl Problem {
             Problem::QueueUnavailable => "queue_unavailable",
             Problem::InvalidAdminRequest { .. } => "invalid_admin_request",
             Problem::ConnectorExists => "connector_exists",
+            Problem::ConnectorReplaced => "connector_replaced",
             Problem::InvalidConfig { .. } => "invalid_config",
             Problem::CorsRefused => "cors_refused",
             Problem::Internal => "internal_error",
@@ -110,7 +116,7 @@ impl Problem {
             Problem::MethodNotAllowed { .. } => 405,
             Problem::Unauthorized => 401,
             Problem::CorsRefused => 403,
-            Problem::ConnectorExists => 409,
+            Problem::ConnectorExists | Problem::ConnectorReplaced => 409,
             Problem::InvalidConfig { .. } => 422,
             Problem::BodyTooLarge { .. } => 413,
             Problem::BadRequest(_) | Problem::InvalidAdminRequest { .. } => 400,
@@ -137,6 +143,7 @@ impl Problem {
             Problem::QueueUnavailable => "Queue unavailable",
             Problem::InvalidAdminRequest { .. } => "Invalid admin request",
             Problem::ConnectorExists => "Connector exists",
+            Problem::ConnectorReplaced => "Connector replaced",
             Problem::InvalidConfig { .. } => "Invalid configuration",
             Problem::CorsRefused => "Cross-origin request refused",
             Problem::Internal => "Internal error",

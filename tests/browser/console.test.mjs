@@ -421,9 +421,16 @@ test("delete a connector (confirmed): it leaves the list and Braze's requests ge
   const token = await seedConnector(id);
   assert.equal((await sendBatch(id, token, [brazeEvent("before-delete")])).status, 200);
   await openConnector(id);
-  page.once("dialog", (d) => d.accept());
+  let question = "";
+  page.once("dialog", (d) => {
+    question = d.message();
+    d.accept();
+  });
   await page.click("#delete");
   await page.waitForSelector("#detail", { state: "hidden" });
+  // The dialog says what happens to a connector created again under the same id.
+  assert.match(question, /created again under the id acme-delete is a new connector/);
+  assert.match(question, /connector_replaced/);
   // The list refreshes after the delete answer: wait for it rather than race it.
   await waitFor(async () => (await page.locator(`#connectors [data-open="${id}"]`).count()) === 0, {
     message: "the deleted connector leaves the list",

@@ -342,3 +342,39 @@ fn hold_delay_grows_and_is_capped() {
         Duration::from_secs(72 * 3600)
     );
 }
+
+#[test]
+fn a_message_of_another_generation_is_never_sent_with_the_new_config() {
+    let mut recreated = config(false);
+    recreated.generation = Some("g2".into());
+    let mut old = msg(2);
+    old.generation = Some("g1".into());
+    for m in [old, msg(2)] {
+        let from = m.generation.clone();
+        match look(m, ConnectorState::Found(&recreated), &at(1)) {
+            Action::Quarantine { doc, done, refused } => {
+                assert_eq!(doc.reasons["connector_replaced"], 2);
+                assert_eq!(doc.generation, from, "kept under the earlier generation");
+                assert_eq!(
+                    done.generation, from,
+                    "counted in the earlier generation's stats"
+                );
+                assert_eq!(held(&refused).0, HoldReason::QuarantineUnavailable);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut same = msg(1);
+    same.generation = Some("g2".into());
+    assert!(matches!(
+        look(same, ConnectorState::Found(&recreated), &at(1)),
+        Action::Send { .. }
+    ));
+    // A deleted connector's messages are held (an operator may restore the same document).
+    let mut orphan = msg(1);
+    orphan.generation = Some("g1".into());
+    assert_eq!(
+        held(&look(orphan, ConnectorState::Missing, &at(1))).0,
+        HoldReason::ConnectorMissing
+    );
+}
