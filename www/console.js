@@ -111,13 +111,21 @@ function lastErrorText(e) {
   return `${e.code ?? "error"}${e.status ? ` (HTTP ${e.status})` : ""}${e.at_ms ? `, ${when(e.at_ms)}` : ""}`;
 }
 
+/** A list row's state: the stored document's (unreadable or invalid) before paused/active. */
+function rowState(c) {
+  if (c.unavailable) return { text: "Unreadable", badge: "badge-warn", title: "KV could not be read just now: refresh to try again" };
+  if (c.misconfigured) return { text: "Misconfigured", badge: "badge-error", title: "the stored document does not parse or validate: edit or delete it" };
+  return c.paused ? { text: "Paused", badge: "badge-paused" } : { text: "Active", badge: "badge-active" };
+}
+
 function connectorRow(c) {
   const h = c.health ?? {};
+  const state = rowState(c);
   const open = el("button", { type: "button", class: "link-button", text: c.id, "data-open": c.id });
   const dests = (c.destinations ?? []).map((d) => `${d.name} (${d.region})`).join(", ");
   return el("tr", { "data-connector": c.id, "data-paused": String(Boolean(c.paused)) },
     el("th", { scope: "row" }, open, c.description ? el("div", { class: "muted small", text: c.description }) : null),
-    el("td", {}, el("span", { class: `badge ${c.paused ? "badge-paused" : "badge-active"}`, text: c.paused ? "Paused" : "Active" })),
+    el("td", {}, el("span", { class: `badge ${state.badge}`, text: state.text, ...(state.title ? { title: state.title } : {}) })),
     el("td", { class: "small", text: dests }),
     el("td", { class: "num", "data-health": "delivered", text: String(h.delivered ?? 0) }),
     el("td", { class: "num", "data-health": "quarantined", text: String(sum(h.quarantined)) }),

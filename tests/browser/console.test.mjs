@@ -342,6 +342,19 @@ test("edit: write keys redacted and kept; the Worker's 422 errors appear at thei
   assert.match(await page.textContent("#detail-config"), /48 hours/);
 });
 
+test("the list tells a misconfigured connector from an active or paused one", async () => {
+  await seedConnector("acme-listed-paused", { paused: true });
+  await h.putConnector("acme-broken", '{"token_sha256": "not a hash", "destinations": {}}');
+  await ensureSignedIn();
+  await page.click("#refresh-connectors");
+  const state = (id) => page.locator(`#connectors tr[data-connector="${id}"] .badge`);
+  await state("acme-broken").waitFor();
+  assert.equal(await state("acme-broken").textContent(), "Misconfigured");
+  assert.match(await state("acme-broken").getAttribute("title"), /does not parse or validate/);
+  assert.equal(await state("acme-listed-paused").textContent(), "Paused");
+  await h.kv.delete("connector:acme-broken");
+});
+
 test("pause and resume", async () => {
   const id = "acme-pause";
   await seedConnector(id);
