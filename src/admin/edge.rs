@@ -5,7 +5,7 @@
 use ::worker::{Env, Request, console_log};
 
 use super::{AdminRoute, authorized_admin_route, connectors_edge as connectors};
-use crate::config::{ADMIN_TOKEN_SECRET, Settings};
+use crate::config::{ADMIN_TOKEN_SECRET, Settings, store as config_store};
 use crate::entry::clock;
 use crate::quarantine::edge as quarantine;
 use crate::stats::object as stats;
@@ -54,7 +54,13 @@ async fn route(req: &mut Request, env: &Env, settings: &Settings) -> Result<Answ
         AdminRoute::SetPaused { connector, paused } => {
             connectors::set_paused(env, connector, paused).await
         }
-        AdminRoute::ConnectorStats { connector } => stats::answer(env, connector).await,
+        AdminRoute::ConnectorStats { connector } => {
+            // Counters belong to a connector: no document, no stats page (404, not zeros).
+            if !config_store::exists(env, connector).await? {
+                return Err(Problem::UnknownConnector);
+            }
+            stats::answer(env, connector).await
+        }
         AdminRoute::QuarantineList => quarantine::list(env, &query).await,
         AdminRoute::QuarantineObject => quarantine::object(env, &query).await,
         AdminRoute::QuarantineReplay => {
