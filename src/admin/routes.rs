@@ -7,7 +7,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::is_valid_connector_id;
+use crate::config::{bearer_credentials, is_valid_connector_id};
 use crate::web::{ADMIN_PREFIX, Problem};
 
 /// An admin endpoint (after authentication).
@@ -235,10 +235,7 @@ pub fn admin_authorized(authorization: Option<&str>, admin_token: Option<&str>) 
     let Some(expected) = admin_token.map(str::trim).filter(|t| !t.is_empty()) else {
         return false;
     };
-    let Some(given) = authorization
-        .and_then(|h| h.trim().strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(given) = authorization.and_then(bearer_credentials) else {
         return false;
     };
     let a = Sha256::digest(given.as_bytes());
@@ -374,6 +371,12 @@ mod tests {
     fn admin_token_is_required_and_compared_exactly() {
         let t = Some("s3cret-admin");
         assert!(admin_authorized(Some("Bearer s3cret-admin"), t));
+        assert!(
+            admin_authorized(Some("bearer s3cret-admin"), t),
+            "as ingest"
+        );
+        assert!(admin_authorized(Some("BEARER  s3cret-admin "), t));
+        assert!(!admin_authorized(Some("Bearers3cret-admin"), t));
         assert!(!admin_authorized(Some("Bearer s3cret-admi"), t));
         assert!(!admin_authorized(Some("Bearer s3cret-admin2"), t));
         assert!(!admin_authorized(Some("Basic s3cret-admin"), t));

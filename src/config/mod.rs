@@ -4,20 +4,28 @@
 //! option) and [`ConnectorConfig::validate`] names every offending field by its path.
 //!
 //! Also here: connector ids and their KV keys (`keys`), the Worker's typed settings and
-//! binding names (`settings`), and on wasm32 the KV store with its per-isolate cache (`store`).
+//! binding names (`settings`), the per-isolate cache's policy (`cache`), and on wasm32 the KV
+//! store that keeps that cache (`store`).
 
 pub mod admin;
+mod cache;
 mod keys;
 mod secrets;
 mod settings;
 #[cfg(all(target_arch = "wasm32", feature = "edge"))]
 pub(crate) mod store;
 
+pub use cache::{
+    ABSENT_CACHE_MAX_ENTRIES, ABSENT_CACHE_MAX_MS, CONFIG_CACHE_MAX_ENTRIES, CachePolicy, Cached,
+    ConfigCache,
+};
 pub use keys::{
     CONNECTOR_KEY_PREFIX, GENERATION_BYTES, MAX_CONNECTOR_ID_LEN, connector_id_of_key,
     connector_key, is_valid_connector_id, new_generation,
 };
-pub use secrets::{BearerToken, MAX_TOKEN_LEN, SHOWN_SUFFIX, TokenHash, WriteKey, redact};
+pub use secrets::{
+    BearerToken, MAX_TOKEN_LEN, SHOWN_SUFFIX, TokenHash, WriteKey, bearer_credentials, redact,
+};
 pub use settings::{
     ADMIN_TOKEN_SECRET, CLOCK_OFFSET_KEY, CONFIG_BINDING, CONFIG_CACHE_SECONDS_VAR,
     CONSOLE_ORIGIN_VAR, DEAD_LETTER_QUEUE, DEFAULT_CONFIG_CACHE_SECONDS,
@@ -41,6 +49,8 @@ pub const DEFAULT_RETENTION_HOURS: u32 = 7 * 24;
 pub const MAX_RETENTION_HOURS: u32 = 365 * 24;
 /// Longest destination name, route key, event name or override.
 pub const MAX_NAME_LEN: usize = 200;
+/// Longest connector `description`, in bytes.
+pub const MAX_DESCRIPTION_LEN: usize = 1_024;
 
 /// A Segment workspace region (CONTRACTS §2): the region belongs to the workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -317,6 +327,14 @@ impl ConnectorConfig {
     /// Checks everything serde cannot: references, lengths, ranges. Returns every problem.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errs = Vec::new();
+        if let Some(description) = &self.description
+            && description.len() > MAX_DESCRIPTION_LEN
+        {
+            errs.push(ConfigError::at(
+                "description",
+                format!("longer than {MAX_DESCRIPTION_LEN} bytes"),
+            ));
+        }
         if let Some(g) = &self.generation
             && !is_valid_connector_id(g)
         {

@@ -74,6 +74,17 @@ impl fmt::Display for WriteKey {
     }
 }
 
+/// The credentials of an `Authorization: Bearer <credentials>` header value: the scheme in any
+/// case (RFC 9110 §11.1), surrounding spaces ignored; `None` for another scheme or nothing after
+/// it. The one parser of ingest's tokens and the admin API's.
+pub fn bearer_credentials(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    Some(rest.trim()).filter(|c| !c.is_empty())
+}
+
 /// The bearer token Braze presents. Never stored: only its [`TokenHash`] is.
 #[derive(Clone)]
 pub struct BearerToken(String);
@@ -96,11 +107,7 @@ impl BearerToken {
 
     /// The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive).
     pub fn from_authorization(header: &str) -> Option<Self> {
-        let (scheme, rest) = header.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return None;
-        }
-        Self::parse(rest.trim())
+        Self::parse(bearer_credentials(header)?)
     }
 
     /// The token itself: only to show it once to whoever created it.
@@ -204,6 +211,22 @@ mod tests {
         assert!(BearerToken::from_authorization("Bearer ä").is_none());
         assert!(BearerToken::parse(&"a".repeat(MAX_TOKEN_LEN + 1)).is_none());
         assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bearer_credentials_are_read_by_one_parser() {
+        for header in ["Bearer t0k", "bearer t0k", "BEARER t0k", "  Bearer   t0k  "] {
+            assert_eq!(bearer_credentials(header), Some("t0k"), "{header:?}");
+            assert_eq!(
+                BearerToken::from_authorization(header).map(|t| t.expose().to_owned()),
+                Some("t0k".to_owned())
+            );
+        }
+        for header in ["Basic t0k", "Bearer", "Bearer ", "Bearert0k", "t0k", ""] {
+            assert_eq!(bearer_credentials(header), None, "{header:?}");
+        }
+        // Admin tokens are the operator's: any characters once the scheme is read.
+        assert_eq!(bearer_credentials("Bearer a!b"), Some("a!b"));
     }
 
     #[test]

@@ -1,30 +1,23 @@
 //! Connector configs from Workers KV (`connector:{id}`), parsed once and cached per isolate.
 //!
-//! Only valid configs are cached: a connector created or repaired is seen on the next request,
-//! while a working one costs one KV read per isolate per cache period.
+//! Only valid configs are cached: a connector repaired is seen on the next request, while a
+//! working one costs one KV read per isolate per cache period. Unknown ids are remembered for a
+//! few seconds, so repeating one costs at most one KV read per isolate per period; the policy
+//! (periods, bounds, eviction) is the pure [`super::ConfigCache`].
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use ::worker::{Env, console_log};
 
 use super::{
-    CONFIG_BINDING, CONNECTOR_KEY_PREFIX, ConnectorConfig, Settings, connector_id_of_key,
-    connector_key,
+    CONFIG_BINDING, CONNECTOR_KEY_PREFIX, CachePolicy, Cached, ConfigCache, ConnectorConfig,
+    Settings, connector_id_of_key, connector_key, is_valid_connector_id,
 };
 use crate::web::{self, Problem};
 
-/// Most connector configs one isolate caches before it starts over.
-pub const CONFIG_CACHE_MAX_ENTRIES: usize = 1_000;
-
-struct Cached {
-    fetched_ms: u64,
-    config: Rc<ConnectorConfig>,
-}
-
 thread_local! {
-    static CACHE: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<ConfigCache<Rc<ConnectorConfig>>> = RefCell::new(ConfigCache::default());
 }
 
 /// The config of connector `id` (already syntax-checked), or the problem to answer.
@@ -39,25 +32,26 @@ pub async fn load(
         .ok_or(Problem::UnknownConnector)
 }
 
-/// The config of connector `id`: `None` when absent; `ConnectorMisconfigured` when it does not
-/// parse or validate, `ConfigUnavailable` when KV fails.
+/// The config of connector `id`: `None` when absent (a malformed id is absent without any
+/// cache or KV call); `ConnectorMisconfigured` when it does not parse or validate,
+/// `ConfigUnavailable` when KV fails.
 pub async fn lookup(
     env: &Env,
     settings: &Settings,
     id: &str,
     now_ms: u64,
 ) -> Result<Option<Rc<ConnectorConfig>>, Problem> {
-    let ttl = u64::try_from(settings.config_cache.as_millis()).unwrap_or(u64::MAX);
-    let hit = CACHE.with(|c| {
-        c.borrow()
-            .get(id)
-            .filter(|e| now_ms.saturating_sub(e.fetched_ms) < ttl)
-            .map(|e| e.config.clone())
-    });
-    if let Some(config) = hit {
-        return Ok(Some(config));
+    if !is_valid_connector_id(id) {
+        return Ok(None);
+    }
+    let policy = CachePolicy::new(settings.config_cache);
+    match CACHE.with(|c| c.borrow().get(id, now_ms, policy)) {
+        Cached::Found(config) => return Ok(Some(config)),
+        Cached::Absent => return Ok(None),
+        Cached::Miss => {}
     }
     let Some(text) = read(env, id).await? else {
+        CACHE.with(|c| c.borrow_mut().absent(id, now_ms, policy));
         return Ok(None);
     };
     let config = ConnectorConfig::from_json(&text).map_err(|errors| {
@@ -65,19 +59,7 @@ pub async fn lookup(
         Problem::ConnectorMisconfigured
     })?;
     let config = Rc::new(config);
-    CACHE.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= CONFIG_CACHE_MAX_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(
-            id.to_owned(),
-            Cached {
-                fetched_ms: now_ms,
-                config: config.clone(),
-            },
-        );
-    });
+    CACHE.with(|c| c.borrow_mut().found(id, now_ms, config.clone()));
     Ok(Some(config))
 }
 
@@ -101,13 +83,12 @@ async fn read(env: &Env, id: &str) -> Result<Option<String>, Problem> {
         .map_err(|_| kv_failed(id, "config_read"))
 }
 
-/// Forgets this isolate's cached config of `id`. Every admin write calls it, so this isolate
-/// sees a rotated token, a pause or a deletion on its next request; other isolates keep their
-/// copy until it expires (`CONFIG_CACHE_SECONDS`, docs/ADMIN_API.md).
+/// Forgets what this isolate's cache holds for `id` (a config or an absence). Every admin write
+/// calls it, so this isolate sees a rotated token, a pause, a deletion or a new connector on its
+/// next request; other isolates keep their copy until it expires (`CONFIG_CACHE_SECONDS`, an
+/// absence at most 5 s; docs/ADMIN_API.md).
 pub fn invalidate(id: &str) {
-    CACHE.with(|c| {
-        c.borrow_mut().remove(id);
-    });
+    CACHE.with(|c| c.borrow_mut().invalidate(id));
 }
 
 /// The stored config of `id`, read from KV (never the cache: the admin API shows and edits what

@@ -126,3 +126,25 @@ fn missing_fields_are_reported_at_their_own_path() {
     let errs = ConnectorConfig::from_json(&text).unwrap_err();
     assert_eq!(errs[0].field, "destinations.main.write_key");
 }
+
+#[test]
+fn description_is_capped() {
+    let with = |d: &str| {
+        minimal().replacen(
+            '{',
+            &format!("{{\"description\":{},", serde_json::json!(d)),
+            1,
+        )
+    };
+    assert!(ConnectorConfig::from_json(&with(&"d".repeat(MAX_DESCRIPTION_LEN))).is_ok());
+    let errs =
+        ConnectorConfig::from_json(&with(&"é".repeat(MAX_DESCRIPTION_LEN / 2 + 1))).unwrap_err();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].field, "description");
+    assert!(errs[0].message.contains("1024"), "{errs:?}");
+    let huge = with(&"x".repeat(7 * 1024 * 1024));
+    assert_eq!(
+        ConnectorConfig::from_json(&huge).unwrap_err()[0].field,
+        "description"
+    );
+}

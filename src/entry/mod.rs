@@ -28,7 +28,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> ::worker::Result<Res
     let method = req.method();
     let path = req.path();
     let (result, mut log, cors) = match web::route(method.as_ref(), &path) {
-        Ok(Route::Health) => (Ok(web::health_answer()), None, None),
+        Ok(Route::Health { head }) => (Ok(web::health_answer(head)), None, None),
         Ok(Route::Ingest { connector }) => {
             let mut log = RequestLog::new("ingest");
             let result =

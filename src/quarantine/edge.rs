@@ -1,14 +1,15 @@
 //! The quarantine's admin routes on the platform: listing (from R2 metadata, falling back to the
-//! body for objects written without it), one object, and replay (re-enqueue, keep what still
-//! cannot be forwarded, mark the object replayed). Decisions are the pure `replay` and
-//! `listing`; this file only reads and writes R2, the queue and the stats object.
+//! body for objects written without it), one object, and replay (a page of objects: re-enqueue,
+//! then keep the object or rewrite it with what still cannot be forwarded, marked replayed).
+//! Decisions are the pure `replay`, `replay_page`, `ReplayPlan::disposition` and `listing`;
+//! this file only reads and writes R2, the queue and the stats object.
 
 use ::worker::Env;
 
 use super::{
-    GenerationFilter, ListingEntry, META_REPLAYED_AT, QuarantineDoc, ReplaySummary, ReplayTarget,
-    connector_of_key, connector_param, connector_prefix, listing_json, parse_replay,
-    quarantine_key_param, replay, store,
+    Disposition, GenerationFilter, ListingEntry, META_REPLAYED_AT, QuarantineDoc, ReplaySummary,
+    ReplayTarget, connector_of_key, connector_param, connector_prefix, listing_json, parse_replay,
+    quarantine_key_param, replay, replay_page, store,
 };
 use crate::config::{Settings, store as config_store};
 use crate::delivery::queue;
@@ -61,27 +62,37 @@ pub async fn object(env: &Env, query: &Query) -> Result<Answer, Problem> {
     Ok(web::json_answer(200, stored.text))
 }
 
-/// `POST /admin/quarantine/replay` with `{"key": K}` or `{"connector": ID, "force"?: bool}`.
+/// `POST /admin/quarantine/replay` with `{"key": K}` or `{"connector": ID, "force"?: bool,
+/// "limit"?: N, "cursor"?: K}` (one page of the connector's objects per call).
 pub async fn replay_objects(
     env: &Env,
     settings: &Settings,
     body: &[u8],
     now_ms: u64,
 ) -> Result<Answer, Problem> {
+    let mut summary = ReplaySummary::default();
     let keys = match parse_replay(body)? {
         ReplayTarget::Key(key) => vec![key],
-        ReplayTarget::Connector { id, force } => {
+        ReplayTarget::Connector {
+            id,
+            force,
+            limit,
+            cursor,
+        } => {
             let config = config_store::load(env, settings, &id, now_ms).await?;
             let current = GenerationFilter::Only(config.generation.clone());
-            entries(env, &id)
+            let candidates = entries(env, &id)
                 .await?
                 .into_iter()
                 .filter(|e| (force || e.replayed_at.is_none()) && e.in_generation(&current))
                 .map(|e| e.key)
-                .collect()
+                .collect();
+            let page = replay_page(candidates, cursor.as_deref(), limit);
+            summary.remaining = page.remaining;
+            summary.cursor = page.cursor;
+            page.keys
         }
     };
-    let mut summary = ReplaySummary::default();
     let mut tally = Tally::default();
     for key in keys {
         let (object, requeued) = replay_one(env, settings, &key, now_ms, &mut summary).await?;
@@ -114,14 +125,13 @@ async fn replay_one(
     queue::send(env, &bodies, 0)
         .await
         .map_err(|_| Problem::QueueUnavailable)?;
+    // The queue has the requeued events: the object now keeps only what is still quarantined,
+    // at its own key (one put: the old or the new document, never neither, never a copy).
     let at = iso_millis(now_ms);
-    if !plan.still_quarantined.is_empty() {
-        let generation = config.generation.as_deref();
-        let again =
-            QuarantineDoc::from_rejected(&connector, generation, &at, &plan.still_quarantined);
-        store::put(env, &connector, now_ms, &again).await?;
+    match plan.disposition(&doc, &connector) {
+        Disposition::Keep => store::mark_replayed(env, key, stored, &doc, &at).await?,
+        Disposition::Replace(rest) => store::replace(env, key, &rest, &at).await?,
     }
-    store::mark_replayed(env, key, stored, &doc, &at).await?;
     summary.add(&plan);
     let object = object_name(&connector, config.generation.as_deref());
     Ok((object, plan.requeued))

@@ -22,7 +22,10 @@ pub use listing::{
     GenerationFilter, ListingEntry, META_GENERATION, META_REPLAYED_AT, listing_json,
     quarantine_metadata,
 };
-pub use replay::{ReplayPlan, ReplaySummary, ReplayTarget, parse_replay, replay};
+pub use replay::{
+    Disposition, REPLAY_PAGE_MAX, ReplayPage, ReplayPlan, ReplaySummary, ReplayTarget,
+    parse_replay, replay, replay_page,
+};
 
 /// Connector id of quarantine objects whose connector cannot be read (a queue body that is not
 /// a delivery message and names no valid connector).

@@ -1,13 +1,16 @@
-//! Replay: what `POST /admin/quarantine/replay` names, and what replaying one object does.
+//! Replay: what `POST /admin/quarantine/replay` names, which page of a connector's objects one
+//! call replays, what replaying one object does, and what becomes of the object.
 //! Translated events go back as they are (same `messageId`); raw events are validated and
 //! translated again (same connector id, so the same `messageId`). Segment dedupes anything
-//! already delivered, so replaying twice is harmless.
+//! already delivered, so replaying twice is harmless. A replay moves events, it never copies
+//! them: the object is kept or rewritten at its own key ([`Disposition`]), so the bucket never
+//! grows by replaying.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::doc::QuarantineDoc;
-use super::keys::quarantine_key_param;
+use super::keys::{connector_prefix, quarantine_key_param};
 use crate::config::{ConnectorConfig, is_valid_connector_id};
 use crate::currents::RejectReason;
 use crate::delivery::{DeliveryMessage, QueuedEvent, pack};
@@ -25,6 +28,39 @@ pub struct ReplayPlan {
     pub still_quarantined: Vec<QuarantinedEvent>,
     /// Raw events the connector now filters.
     pub filtered: Vec<FilteredEvent>,
+}
+
+/// Most objects one `POST /admin/quarantine/replay {"connector"}` call replays: each costs about
+/// three subrequests (R2 get, queue send, R2 put), so a page stays far below a Worker's limit.
+pub const REPLAY_PAGE_MAX: usize = 50;
+
+/// What becomes of a replayed object. Either way it stays at its key: nothing is copied.
+#[derive(Debug)]
+pub enum Disposition {
+    /// Keep the object as it is (marked replayed): nothing left the quarantine, or everything did
+    /// (the object stays as the record of what was replayed; a forced replay sends the same
+    /// messageIds again), or not every event is accounted for (nothing may be dropped).
+    Keep,
+    /// Rewrite the object with only the events still quarantined: some were requeued or
+    /// filtered, the rest stay.
+    Replace(QuarantineDoc),
+}
+
+impl ReplayPlan {
+    /// What to do with the replayed object `doc` of `connector` after this plan.
+    pub fn disposition(&self, doc: &QuarantineDoc, connector: &str) -> Disposition {
+        let left = self.requeued + self.filtered.len();
+        let accounted = left + self.still_quarantined.len() == doc.events.len();
+        if left == 0 || self.still_quarantined.is_empty() || !accounted {
+            return Disposition::Keep;
+        }
+        Disposition::Replace(QuarantineDoc::from_rejected(
+            connector,
+            doc.generation.as_deref(),
+            &doc.received_at,
+            &self.still_quarantined,
+        ))
+    }
 }
 
 /// Plans the replay of a quarantine object under the connector's current config. Retention
@@ -106,16 +142,52 @@ pub fn replay(
 pub enum ReplayTarget {
     /// One object.
     Key(String),
-    /// Every object of a connector (not yet replayed ones unless `force`).
+    /// A page of a connector's objects (not yet replayed ones unless `force`).
     Connector {
         /// Connector id.
         id: String,
         /// Include objects already replayed.
         force: bool,
+        /// Objects per call, 1 to [`REPLAY_PAGE_MAX`].
+        limit: usize,
+        /// Replay only keys after this one (the previous answer's `cursor`).
+        cursor: Option<String>,
     },
 }
 
-/// Parses the replay body: `{"key": K}` or `{"connector": ID, "force"?: bool}`.
+/// One call's share of a connector replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayPage {
+    /// Keys to replay now, in order.
+    pub keys: Vec<String>,
+    /// Objects left for later calls.
+    pub remaining: usize,
+    /// The last key of this page while objects remain: the next call's `cursor`.
+    pub cursor: Option<String>,
+}
+
+/// The page of `candidates` (a connector's keys to replay, in any order) after `cursor`: keys
+/// in order, at most `limit`. Objects are rewritten at their own keys, so a cursor stays valid.
+pub fn replay_page(mut candidates: Vec<String>, cursor: Option<&str>, limit: usize) -> ReplayPage {
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates.retain(|k| cursor.is_none_or(|c| k.as_str() > c));
+    let remaining = candidates.len().saturating_sub(limit);
+    candidates.truncate(limit);
+    let cursor = if remaining > 0 {
+        candidates.last().cloned()
+    } else {
+        None
+    };
+    ReplayPage {
+        keys: candidates,
+        remaining,
+        cursor,
+    }
+}
+
+/// Parses the replay body: `{"key": K}` or `{"connector": ID, "force"?: bool, "limit"?: N,
+/// "cursor"?: K}`.
 pub fn parse_replay(body: &[u8]) -> Result<ReplayTarget, Problem> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -126,25 +198,47 @@ pub fn parse_replay(body: &[u8]) -> Result<ReplayTarget, Problem> {
         connector: Option<String>,
         #[serde(default)]
         force: bool,
+        #[serde(default)]
+        limit: Option<usize>,
+        #[serde(default)]
+        cursor: Option<String>,
     }
     let invalid = |detail: &str| Problem::InvalidAdminRequest {
         detail: detail.to_owned(),
     };
     let body: Body = serde_json::from_slice(body).map_err(|_| {
-        invalid("body must be {\"key\": K} or {\"connector\": ID, \"force\"?: bool}")
+        invalid(
+            "body must be {\"key\": K} or {\"connector\": ID, \"force\"?: bool, \"limit\"?: N, \"cursor\"?: K}",
+        )
     })?;
     match (body.key, body.connector) {
+        (Some(_), None) if body.limit.is_some() || body.cursor.is_some() => {
+            Err(invalid("`limit` and `cursor` page a `connector` replay"))
+        }
         (Some(key), None) => quarantine_key_param(Some(&key)).map(ReplayTarget::Key),
-        (None, Some(id)) if is_valid_connector_id(&id) => Ok(ReplayTarget::Connector {
-            id,
-            force: body.force,
-        }),
+        (None, Some(id)) if is_valid_connector_id(&id) => {
+            let limit = body.limit.unwrap_or(REPLAY_PAGE_MAX);
+            if !(1..=REPLAY_PAGE_MAX).contains(&limit) {
+                return Err(invalid("`limit` must be between 1 and 50"));
+            }
+            if let Some(c) = &body.cursor
+                && (!c.starts_with(&connector_prefix(&id)) || c.contains(".."))
+            {
+                return Err(invalid("`cursor` must be a key the previous answer gave"));
+            }
+            Ok(ReplayTarget::Connector {
+                id,
+                force: body.force,
+                limit,
+                cursor: body.cursor,
+            })
+        }
         (None, Some(_)) => Err(invalid("`connector` must be a connector id")),
         _ => Err(invalid("give exactly one of `key` or `connector`")),
     }
 }
 
-/// The answer to a replay: objects replayed and what became of their events.
+/// The answer to a replay: objects replayed, what became of their events, and what is left.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReplaySummary {
     /// Objects replayed.
@@ -155,6 +249,10 @@ pub struct ReplaySummary {
     pub still_quarantined: usize,
     /// Events the connector now filters.
     pub filtered: usize,
+    /// Objects of the connector left for later calls (0 for a key).
+    pub remaining: usize,
+    /// Where the next call starts (`null` when nothing remains).
+    pub cursor: Option<String>,
 }
 
 impl ReplaySummary {
@@ -319,9 +417,38 @@ mod tests {
             parse_replay(br#"{"connector":"acme","force":true}"#),
             Ok(ReplayTarget::Connector {
                 id: "acme".into(),
-                force: true
+                force: true,
+                limit: REPLAY_PAGE_MAX,
+                cursor: None,
             })
         );
+        assert_eq!(
+            parse_replay(
+                br#"{"connector":"acme","limit":2,"cursor":"quarantine/acme/d/1-a.json"}"#
+            ),
+            Ok(ReplayTarget::Connector {
+                id: "acme".into(),
+                force: false,
+                limit: 2,
+                cursor: Some("quarantine/acme/d/1-a.json".into()),
+            })
+        );
+        for bad in [
+            &br#"{"connector":"acme","limit":0}"#[..],
+            br#"{"connector":"acme","limit":51}"#,
+            br#"{"connector":"acme","limit":-1}"#,
+            br#"{"connector":"acme","cursor":"quarantine/other/x.json"}"#,
+            br#"{"connector":"acme","cursor":"quarantine/acme/../x"}"#,
+            br#"{"key":"quarantine/acme/x.json","limit":2}"#,
+            br#"{"key":"quarantine/acme/x.json","cursor":"quarantine/acme/a"}"#,
+        ] {
+            assert_eq!(
+                parse_replay(bad).unwrap_err().status(),
+                400,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         for bad in [
             &b"{}"[..],
             br#"{"key":"x","connector":"acme"}"#,
@@ -332,5 +459,120 @@ mod tests {
         ] {
             assert_eq!(parse_replay(bad).unwrap_err().status(), 400);
         }
+    }
+
+    fn rejected_doc(body: &str) -> QuarantineDoc {
+        let out = process(body.as_bytes(), &config(), &ctx()).unwrap();
+        let doc = QuarantineDoc::from_rejected(
+            "acme",
+            None,
+            "2026-11-28T00:00:00.000Z",
+            &out.quarantined,
+        );
+        serde_json::from_str(&doc.to_json()).unwrap()
+    }
+
+    fn raw_entry(event: &str) -> QuarantineEntry {
+        QuarantineEntry {
+            index: Some(0),
+            event_id: None,
+            event_type: None,
+            reason: "invalid_time".into(),
+            detail: String::new(),
+            message_id: None,
+            raw: Some(RawValue::from_string(event.into()).unwrap()),
+            segment: None,
+        }
+    }
+
+    const GOOD: &str = r#"{"id":"now-ok","event_type":"users.messages.email.Send","time":1700000000,"user":{"user_id":"b","external_user_id":"u"}}"#;
+    const BAD: &str = r#"{"id":"still-bad","event_type":"users.messages.email.Send","time":"later","user":{"user_id":"b","external_user_id":"u"}}"#;
+
+    #[test]
+    fn still_invalid_events_keep_the_object() {
+        let doc = rejected_doc(BODY);
+        let plan = replay(&doc, &config(), "acme", 1).unwrap();
+        assert_eq!((plan.requeued, plan.still_quarantined.len()), (0, 1));
+        assert!(matches!(plan.disposition(&doc, "acme"), Disposition::Keep));
+    }
+
+    #[test]
+    fn partly_forwarded_objects_are_replaced_by_the_rest() {
+        let mut doc = rejected_doc(BODY);
+        doc.events = vec![raw_entry(GOOD), raw_entry(BAD)];
+        let plan = replay(&doc, &config(), "acme", 1).unwrap();
+        assert_eq!((plan.requeued, plan.still_quarantined.len()), (1, 1));
+        let Disposition::Replace(rest) = plan.disposition(&doc, "acme") else {
+            panic!("expected a replacement");
+        };
+        assert_eq!(rest.events.len(), 1);
+        assert_eq!(rest.events[0].event_id.as_deref(), Some("still-bad"));
+        assert_eq!(rest.received_at, doc.received_at, "receipt time kept");
+        assert_eq!(rest.reasons["invalid_time"], 1);
+        // Replaying the replacement again changes nothing: it is kept.
+        let stored: QuarantineDoc = serde_json::from_str(&rest.to_json()).unwrap();
+        let again = replay(&stored, &config(), "acme", 2).unwrap();
+        assert!(matches!(
+            again.disposition(&stored, "acme"),
+            Disposition::Keep
+        ));
+    }
+
+    #[test]
+    fn fully_forwarded_objects_are_kept_as_the_record() {
+        let mut doc = rejected_doc(BODY);
+        doc.events = vec![raw_entry(GOOD)];
+        let plan = replay(&doc, &config(), "acme", 1).unwrap();
+        assert_eq!((plan.requeued, plan.still_quarantined.len()), (1, 0));
+        assert!(matches!(plan.disposition(&doc, "acme"), Disposition::Keep));
+    }
+
+    #[test]
+    fn unaccounted_events_keep_the_object_whole() {
+        let mut doc = rejected_doc(BODY);
+        // A translated entry without a destination answer: replay cannot send it, so it must
+        // not be dropped by rewriting the object with the others.
+        let mut orphan = raw_entry(GOOD);
+        orphan.raw = None;
+        orphan.segment = Some(RawValue::from_string("{}".into()).unwrap());
+        orphan.message_id = Some("m".into());
+        doc.events = vec![raw_entry(GOOD), raw_entry(BAD), orphan];
+        let plan = replay(&doc, &config(), "acme", 1).unwrap();
+        assert_eq!((plan.requeued, plan.still_quarantined.len()), (1, 1));
+        assert!(matches!(plan.disposition(&doc, "acme"), Disposition::Keep));
+    }
+
+    #[test]
+    fn connector_replay_is_paged() {
+        let keys: Vec<String> = ["c", "a", "e", "b", "d"]
+            .iter()
+            .map(|k| format!("quarantine/acme/{k}"))
+            .collect();
+        let first = replay_page(keys.clone(), None, 2);
+        assert_eq!(first.keys, ["quarantine/acme/a", "quarantine/acme/b"]);
+        assert_eq!(
+            (first.remaining, first.cursor.as_deref()),
+            (3, Some("quarantine/acme/b"))
+        );
+        let second = replay_page(keys.clone(), first.cursor.as_deref(), 2);
+        assert_eq!(second.keys, ["quarantine/acme/c", "quarantine/acme/d"]);
+        assert_eq!(second.remaining, 1);
+        let last = replay_page(keys.clone(), second.cursor.as_deref(), 2);
+        assert_eq!(last.keys, ["quarantine/acme/e"]);
+        assert_eq!((last.remaining, last.cursor), (0, None));
+        // Without force, replayed objects drop out of the candidates: the cursor still holds.
+        let unreplayed: Vec<String> = ["e", "c", "d"]
+            .iter()
+            .map(|k| format!("quarantine/acme/{k}"))
+            .collect();
+        assert_eq!(replay_page(unreplayed, first.cursor.as_deref(), 2), second);
+        let all = replay_page(keys, None, REPLAY_PAGE_MAX);
+        assert_eq!((all.keys.len(), all.remaining, all.cursor), (5, 0, None));
+        let many: Vec<String> = (0..120)
+            .map(|i| format!("quarantine/acme/{i:03}"))
+            .collect();
+        let page = replay_page(many, None, REPLAY_PAGE_MAX);
+        assert_eq!((page.keys.len(), page.remaining), (50, 70));
+        assert!(replay_page(Vec::new(), None, 1).keys.is_empty());
     }
 }

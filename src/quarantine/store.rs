@@ -110,6 +110,19 @@ pub async fn list(
     }
 }
 
+/// Rewrites the object at `key` with `doc` (the events a replay left in quarantine), its
+/// metadata made from `doc` plus `replayed_at`.
+pub async fn replace(
+    env: &Env,
+    key: &str,
+    doc: &QuarantineDoc,
+    replayed_at: &str,
+) -> Result<(), Problem> {
+    let mut meta = quarantine_metadata(doc);
+    meta.insert(META_REPLAYED_AT.to_owned(), replayed_at.to_owned());
+    write(env, key, doc.to_json(), meta).await
+}
+
 /// Re-puts an object with `replayed_at` in its metadata (the body is unchanged).
 pub async fn mark_replayed(
     env: &Env,

@@ -112,13 +112,17 @@ pub async fn get(env: &Env, object: &str) -> Result<Stats> {
     Ok(serde_json::from_str(&res.text().await?).unwrap_or_default())
 }
 
-/// `GET /admin/connectors/{id}/stats`: the totals of the connector's current generation (404
-/// `unknown_connector` when there is no such connector).
+/// `GET /admin/connectors/{id}/stats`: the totals of the connector's current generation.
+/// Counters belong to a connector: no document, no stats (404 `unknown_connector`, not zeros); a
+/// document that does not parse shows the counters kept under the bare id.
 pub async fn answer(env: &Env, connector: &str) -> std::result::Result<Answer, Problem> {
-    let config = config_store::read_fresh(env, connector)
-        .await?
-        .ok_or(Problem::UnknownConnector)?;
-    let object = super::object_name(connector, config.generation.as_deref());
+    let generation = match config_store::read_fresh(env, connector).await {
+        Ok(Some(config)) => config.generation,
+        Ok(None) => return Err(Problem::UnknownConnector),
+        Err(Problem::ConnectorMisconfigured) => None,
+        Err(problem) => return Err(problem),
+    };
+    let object = super::object_name(connector, generation.as_deref());
     let stats = get(env, &object).await.map_err(|_| Problem::Internal)?;
     Ok(web::json_answer(200, super::stats_json(connector, &stats)))
 }

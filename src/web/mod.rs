@@ -43,6 +43,23 @@ pub fn check_body_size(declared: Option<&str>, actual: Option<usize>) -> Result<
     }
 }
 
+/// The `Content-Encoding` check of every request body, before it is read: only an absent,
+/// empty or `identity` coding is plain JSON; anything else (gzip, br, deflate, a list naming
+/// one) is 415 `unsupported_encoding`. Braze's Custom HTTP connector sends plain JSON.
+pub fn check_content_encoding(header: Option<&str>) -> Result<(), Problem> {
+    let plain = header.is_none_or(|value| {
+        value
+            .split(',')
+            .map(str::trim)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+    });
+    if plain {
+        Ok(())
+    } else {
+        Err(Problem::UnsupportedEncoding)
+    }
+}
+
 /// A request's query parameters, decoded (`application/x-www-form-urlencoded`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query(Vec<(String, String)>);
@@ -80,6 +97,35 @@ mod tests {
         assert_eq!(Query::parse("a").get("a"), Some(""));
         assert_eq!(Query::parse("a=%zz%4").get("a"), Some("%zz%4"));
         assert_eq!(Query::parse("").get("a"), None);
+    }
+
+    #[test]
+    fn content_encoding_must_be_identity() {
+        for plain in [
+            None,
+            Some(""),
+            Some("identity"),
+            Some(" IDENTITY "),
+            Some("identity, "),
+        ] {
+            assert_eq!(check_content_encoding(plain), Ok(()), "{plain:?}");
+        }
+        for coded in [
+            "gzip",
+            "x-gzip",
+            "br",
+            "deflate",
+            "zstd",
+            "gzip, identity",
+            "identity,gzip",
+        ] {
+            let e = check_content_encoding(Some(coded)).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code()),
+                (415, "unsupported_encoding"),
+                "{coded}"
+            );
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum Problem {
     /// Missing, malformed or wrong bearer token (one answer for all three).
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// The body is compressed (`Content-Encoding` other than `identity`): only plain JSON is read.
+    #[error("the body must be sent uncompressed (no Content-Encoding, or identity)")]
+    UnsupportedEncoding,
     /// The body exceeds the size limit; Braze splits the batch.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge {
@@ -97,6 +100,7 @@ impl Problem {
             Problem::ConfigUnavailable => "config_unavailable",
             Problem::Unauthorized => "unauthorized",
             Problem::BodyTooLarge { .. } => "body_too_large",
+            Problem::UnsupportedEncoding => "unsupported_encoding",
             Problem::BadRequest(e) => e.code(),
             Problem::StorageUnavailable => "storage_unavailable",
             Problem::QueueUnavailable => "queue_unavailable",
@@ -119,6 +123,7 @@ impl Problem {
             Problem::ConnectorExists | Problem::ConnectorReplaced => 409,
             Problem::InvalidConfig { .. } => 422,
             Problem::BodyTooLarge { .. } => 413,
+            Problem::UnsupportedEncoding => 415,
             Problem::BadRequest(_) | Problem::InvalidAdminRequest { .. } => 400,
             Problem::ConnectorMisconfigured
             | Problem::ConfigUnavailable
@@ -138,6 +143,7 @@ impl Problem {
             Problem::ConfigUnavailable => "Configuration unavailable",
             Problem::Unauthorized => "Unauthorized",
             Problem::BodyTooLarge { .. } => "Body too large",
+            Problem::UnsupportedEncoding => "Unsupported content encoding",
             Problem::BadRequest(_) => "Invalid Currents batch",
             Problem::StorageUnavailable => "Storage unavailable",
             Problem::QueueUnavailable => "Queue unavailable",
@@ -192,6 +198,10 @@ impl Problem {
         if let Problem::Unauthorized = self {
             headers.push(("WWW-Authenticate", "Bearer".to_owned()));
         }
+        if let Problem::UnsupportedEncoding = self {
+            // RFC 9110 §15.5.16: say which codings are accepted.
+            headers.push(("Accept-Encoding", "identity".to_owned()));
+        }
         if let Some(secs) = self.retry_after_secs() {
             headers.push(("Retry-After", secs.to_string()));
         }
@@ -233,8 +243,9 @@ pub fn json_answer(status: u16, body: String) -> Answer {
     }
 }
 
-/// `GET /health`: `{"status":"ok","service":"currents-relay","version":"<crate version>"}`.
-pub fn health_answer() -> Answer {
+/// `GET /health`: `{"status":"ok","service":"currents-relay","version":"<crate version>"}`;
+/// `HEAD /health` (`head`): the same status and headers, no body.
+pub fn health_answer(head: bool) -> Answer {
     #[derive(serde::Serialize)]
     struct Health {
         status: &'static str,
@@ -246,7 +257,11 @@ pub fn health_answer() -> Answer {
         service: SERVICE,
         version: VERSION,
     };
-    json_answer(200, serde_json::to_string(&body).unwrap_or_default())
+    let mut answer = json_answer(200, serde_json::to_string(&body).unwrap_or_default());
+    if head {
+        answer.body.clear();
+    }
+    answer
 }
 
 #[cfg(test)]
@@ -262,6 +277,7 @@ mod tests {
             Problem::ConfigUnavailable,
             Problem::Unauthorized,
             Problem::BodyTooLarge { limit: 8 },
+            Problem::UnsupportedEncoding,
             Problem::BadRequest(RequestError::MissingEvents),
             Problem::StorageUnavailable,
             Problem::QueueUnavailable,
@@ -326,6 +342,7 @@ mod tests {
         for p in [
             Problem::Unauthorized,
             Problem::BodyTooLarge { limit: 8 },
+            Problem::UnsupportedEncoding,
             Problem::BadRequest(RequestError::NotAnObject),
             Problem::UnknownConnector,
         ] {
@@ -350,12 +367,20 @@ mod tests {
         assert_eq!(a.status, 503);
         assert_eq!(a.header("retry-after"), Some("30"));
         assert_eq!(Problem::Unauthorized.answer().header("retry-after"), None);
+        let a = Problem::UnsupportedEncoding.answer();
+        assert_eq!(
+            (a.status, a.header("accept-encoding")),
+            (415, Some("identity"))
+        );
     }
 
     #[test]
     fn health_body() {
-        let a = health_answer();
+        let a = health_answer(false);
         assert_eq!(a.status, 200);
+        let head = health_answer(true);
+        assert_eq!((head.status, head.body.as_str()), (200, ""));
+        assert_eq!(head.header("content-type"), a.header("content-type"));
         let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["status"], "ok");
         assert_eq!(v["service"], "currents-relay");

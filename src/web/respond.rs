@@ -3,7 +3,7 @@
 
 use ::worker::{Headers, Request, Response, ResponseBuilder};
 
-use super::{Problem, check_body_size};
+use super::{Problem, check_body_size, check_content_encoding};
 
 use super::Answer;
 
@@ -19,9 +19,12 @@ pub fn to_response(answer: Answer) -> ::worker::Result<Response> {
         .fixed(answer.body.into_bytes()))
 }
 
-/// The body, refused above [`super::MAX_BODY_BYTES`] by `Content-Length` before reading and by
-/// the actual length after.
+/// The body, refused when compressed ([`check_content_encoding`]) and above
+/// [`super::MAX_BODY_BYTES`] by `Content-Length`, both before reading, and by the actual length
+/// after.
 pub async fn read_body(req: &mut Request) -> Result<Vec<u8>, Problem> {
+    let encoding = req.headers().get("Content-Encoding").ok().flatten();
+    check_content_encoding(encoding.as_deref())?;
     let declared = req.headers().get("Content-Length").ok().flatten();
     check_body_size(declared.as_deref(), None)?;
     let body = req.bytes().await.map_err(|_| Problem::Internal)?;

@@ -13,8 +13,11 @@ pub const ADMIN_PREFIX: &str = "/admin/";
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
-    /// `GET /health`.
-    Health,
+    /// `GET /health`, or `HEAD /health` (`head`: the same answer without its body).
+    Health {
+        /// The request is a `HEAD`.
+        head: bool,
+    },
     /// `POST /v1/currents/{connector}` with a syntactically valid id.
     Ingest {
         /// The connector id (1-64 of `[A-Za-z0-9_-]`).
@@ -30,8 +33,9 @@ pub enum Route<'a> {
 pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, Problem> {
     if path == HEALTH_PATH {
         return match method {
-            "GET" => Ok(Route::Health),
-            _ => Err(Problem::MethodNotAllowed { allow: "GET" }),
+            "GET" => Ok(Route::Health { head: false }),
+            "HEAD" => Ok(Route::Health { head: true }),
+            _ => Err(Problem::MethodNotAllowed { allow: "GET, HEAD" }),
         };
     }
     if path.starts_with(ADMIN_PREFIX) {
@@ -56,7 +60,8 @@ mod tests {
 
     #[test]
     fn known_routes() {
-        assert_eq!(route("GET", "/health"), Ok(Route::Health));
+        assert_eq!(route("GET", "/health"), Ok(Route::Health { head: false }));
+        assert_eq!(route("HEAD", "/health"), Ok(Route::Health { head: true }));
         assert_eq!(route("DELETE", "/admin/anything"), Ok(Route::Admin));
         assert_eq!(
             route("POST", "/v1/currents/acme_prod-1"),
@@ -70,7 +75,7 @@ mod tests {
     fn wrong_method_is_405_with_allow() {
         assert_eq!(
             route("POST", "/health"),
-            Err(Problem::MethodNotAllowed { allow: "GET" })
+            Err(Problem::MethodNotAllowed { allow: "GET, HEAD" })
         );
         assert_eq!(
             route("GET", "/v1/currents/acme"),

@@ -4,8 +4,18 @@
 // token hash; CORS only for CONSOLE_ORIGIN; the Worker serves the Playground and the Console.
 
 import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
-import { brazeEvent, newToken, newWriteKey, sha256hex, startHarness, waitFor } from "./harness.mjs";
+import {
+  ADMIN_TOKEN,
+  brazeEvent,
+  connectorConfig,
+  newToken,
+  newWriteKey,
+  sha256hex,
+  startHarness,
+  waitFor,
+} from "./harness.mjs";
 
 const WK = newWriteKey("adm");
 const WK_EU = newWriteKey("admeu");
@@ -206,6 +216,98 @@ describe("connector lifecycle", () => {
     const all = bodies.join("\n");
     for (const secret of [WK, WK_EU, sha256hex(token)]) assert.ok(!all.includes(secret), "a secret leaked");
     assert.ok(!h.logText().includes(WK) && !h.logText().includes(token), "a secret was logged");
+  });
+});
+
+describe("requests at the edges", () => {
+  test("the admin API takes the Bearer scheme in any case, as ingest does", async () => {
+    for (const scheme of ["bearer", "BEARER", "Bearer"]) {
+      const r = await h.fetch("/admin/connectors", { headers: { authorization: `${scheme} ${ADMIN_TOKEN}` } });
+      assert.equal(r.status, 200, `${scheme}: ${await r.text()}`);
+      await r.arrayBuffer().catch(() => {});
+    }
+    for (const auth of [`Basic ${ADMIN_TOKEN}`, `Bearer${ADMIN_TOKEN}`, `bearer wrong-${ADMIN_TOKEN}`]) {
+      const r = await h.fetch("/admin/connectors", { headers: { authorization: auth } });
+      assert.equal(r.status, 401);
+      assert.equal((await r.json()).code, "unauthorized");
+    }
+  });
+
+  test("stats of a connector that does not exist: 404 unknown_connector", async () => {
+    const r = await admin("GET", "/admin/connectors/never-created/stats");
+    assert.equal(r.status, 404, r.text);
+    assert.equal(r.headers.get("content-type"), "application/problem+json");
+    assert.equal(r.json.code, "unknown_connector");
+  });
+
+  test("description: 1,024 bytes accepted, more is 422 invalid_config naming `description`", async () => {
+    const long = await admin("POST", "/admin/connectors", {
+      id: "described",
+      config: { ...config(), description: "é".repeat(513) }, // 1,026 bytes
+    });
+    assert.equal(long.status, 422, long.text);
+    assert.equal(long.json.code, "invalid_config");
+    assert.deepEqual(long.json.errors.map((e) => e.field), ["description"]);
+    assert.equal(await h.kv.get("connector:described"), null);
+    const ok = await admin("POST", "/admin/connectors", { id: "described", config: { ...config(), description: "d".repeat(1024) } });
+    assert.equal(ok.status, 201, ok.text);
+    const put = await admin("PUT", "/admin/connectors/described", { ...ok.json.config, description: "x".repeat(7 * 1024 * 1024) });
+    assert.equal(put.status, 422, put.text.slice(0, 300));
+    assert.deepEqual(put.json.errors.map((e) => e.field), ["description"]);
+    assert.equal((await admin("DELETE", "/admin/connectors/described")).status, 204);
+  });
+
+  test("a compressed admin body is 415 unsupported_encoding", async () => {
+    const r = await h.fetch("/admin/connectors", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", "content-encoding": "gzip" },
+      body: gzipSync(JSON.stringify({ id: "zipped", config: config() })),
+    });
+    assert.equal(r.status, 415);
+    assert.equal(r.headers.get("content-type"), "application/problem+json");
+    assert.equal((await r.json()).code, "unsupported_encoding");
+    assert.equal(await h.kv.get("connector:zipped"), null);
+  });
+});
+
+describe("unknown connector ids under a config cache (CONFIG_CACHE_SECONDS = 30)", () => {
+  let c;
+  before(async () => {
+    c = await startHarness({ writeKeys: { main: WK }, bindings: { CONFIG_CACHE_SECONDS: "30" } });
+  });
+  after(() => c?.close());
+
+  test("an unknown id is remembered briefly; a document written behind the admin API waits it out", async () => {
+    const token = newToken();
+    const started = Date.now();
+    const first = await c.post("behind-the-back", { events: [] }, { token });
+    assert.equal(first.status, 404, first.text);
+    assert.equal(first.json.code, "unknown_connector");
+    await c.putConnector("behind-the-back", connectorConfig(token, WK));
+    const again = await c.post("behind-the-back", { events: [] }, { token });
+    // The absence is kept for at most 5 s: only meaningful while that has not passed.
+    if (Date.now() - started < 4_000) {
+      assert.equal(again.status, 404, `the absence was not remembered: ${again.text}`);
+    }
+  });
+
+  test("a connector created through the admin API right after a 404 is accepted on the next request", async () => {
+    const id = "created-after-404";
+    const first = await c.post(id, { events: [] }, { token: newToken() });
+    assert.equal(first.status, 404, first.text);
+    const created = await c.admin("POST", "/admin/connectors", { id, config: config() });
+    assert.equal(created.status, 201, created.text);
+    const sent = await c.post(id, { events: [brazeEvent("after-404")] }, { token: created.json.token });
+    assert.equal(sent.status, 200, sent.text);
+    assert.equal(sent.json.accepted, 1);
+  });
+
+  test("malformed ids are refused before any storage call", async () => {
+    for (const id of ["a.b", "x".repeat(65), "%20"]) {
+      const r = await c.post(id, { events: [] }, { token: newToken() });
+      assert.equal(r.status, 404, `${id}: ${r.text}`);
+      assert.equal(r.json.code, "unknown_connector");
+    }
   });
 });
 

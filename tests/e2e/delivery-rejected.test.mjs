@@ -86,7 +86,7 @@ test("Segment 404 → quarantined segment_rejected with status; replay delivers 
 
   // First replay: delivered once, with the stored messageIds.
   let answer = await replay(h, { key: entry.key });
-  assert.deepEqual(answer, { objects: 1, requeued: N, still_quarantined: 0, filtered: 0 });
+  assert.deepEqual(answer, { objects: 1, requeued: N, still_quarantined: 0, filtered: 0, remaining: 0, cursor: null });
   await waitUntil(() => h.sink.stats().distinct_message_ids >= N, {
     timeoutMs: 20_000, what: "the replayed events at the sink", describe: () => h.sink.stats(),
   });

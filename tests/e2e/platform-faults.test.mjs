@@ -482,7 +482,7 @@ test("dead-letter path: R2 and the queue down for all delivery attempts → DLQ 
 
     // The operator replays the object: each event once, same messageIds.
     const answer = await replay(h, { key });
-    assert.deepEqual(answer, { objects: 1, requeued: N, still_quarantined: 0, filtered: 0 });
+    assert.deepEqual(answer, { objects: 1, requeued: N, still_quarantined: 0, filtered: 0, remaining: 0, cursor: null });
     await waitUntil(() => h.sink.stats().accepted_events >= N, {
       timeoutMs: 20_000, what: "the replayed events at the sink", describe: () => h.sink.stats(),
     });

@@ -159,3 +159,116 @@ test("events Segment refuses for good (400) are quarantined one by one, not lost
   assert.equal(stats.split, 2, "the pair was split once");
   assert.equal(h.sink.stats().accepted_events, acceptedBefore, "nothing delivered");
 });
+
+/** `POST /admin/quarantine/replay` → its JSON answer (asserts 200). */
+async function replay(body) {
+  const r = await h.admin("POST", "/admin/quarantine/replay", body);
+  assert.equal(r.status, 200, `replay ${JSON.stringify(body)}: ${r.text}`);
+  return r.json;
+}
+
+test("replaying events that are still invalid keeps the one object: replay twice, the bucket does not grow", async () => {
+  const C = "replay-still-bad";
+  await h.putConnector(C, connectorConfig(token, writeKey));
+  const { noTime, badTime } = malformed();
+  const res = await h.post(C, { events: [noTime, badTime] }, { token });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.quarantined, 2);
+  const [only] = await h.listQuarantine(C);
+  for (const body of [{ key: only.key }, { key: only.key }, { connector: C, force: true }]) {
+    const r = await replay(body);
+    assert.equal(r.objects, 1, JSON.stringify(r));
+    assert.equal(r.requeued, 0);
+    assert.equal(r.still_quarantined, 2);
+    const objects = await h.listQuarantine(C);
+    assert.deepEqual(objects.map((o) => o.key), [only.key], "no new object");
+    assert.equal(objects[0].doc.events.length, 2);
+    assert.ok(objects[0].customMetadata.replayed_at, "marked replayed");
+    assert.deepEqual(objects[0].doc.events.map((e) => e.raw), only.doc.events.map((e) => e.raw), "the events are kept as they were");
+  }
+});
+
+test("a replay that forwards some events rewrites the object with the rest only; replaying it again adds nothing", async () => {
+  const C = "replay-partly";
+  await h.putConnector(C, connectorConfig(token, writeKey));
+  const { badTime } = malformed();
+  const fixed = brazeEvent("partly-fixed");
+  // An object as an operator may hold: one event that is valid now, one that is not.
+  const key = `quarantine/${C}/2026-01-01/1767225600000-0000beef.json`;
+  const doc = {
+    connector: C,
+    received_at: "2026-01-01T00:00:00.000Z",
+    reasons: { invalid_time: 2 },
+    events: [
+      { index: 0, event_id: fixed.id, reason: "invalid_time", detail: "", raw: fixed },
+      { index: 1, event_id: badTime.id, reason: "invalid_time", detail: "", raw: badTime },
+    ],
+  };
+  await h.r2.put(key, JSON.stringify(doc));
+  const before = h.sink.stats().distinct_message_ids;
+  const first = await replay({ key });
+  assert.deepEqual(
+    { objects: first.objects, requeued: first.requeued, still: first.still_quarantined },
+    { objects: 1, requeued: 1, still: 1 },
+  );
+  await h.waitForMessages(before + 1);
+  await h.waitForQueueIdle();
+  let objects = await h.listQuarantine(C);
+  assert.deepEqual(objects.map((o) => o.key), [key], "the same key, no copy");
+  assert.deepEqual(objects[0].doc.events.map((e) => e.event_id), [badTime.id], "only the event still quarantined");
+  assert.deepEqual(objects[0].doc.received_at, doc.received_at, "receipt time kept");
+  assert.equal(objects[0].customMetadata.events, "1");
+  assert.ok(objects[0].customMetadata.replayed_at);
+  const second = await replay({ key });
+  assert.deepEqual([second.requeued, second.still_quarantined], [0, 1]);
+  objects = await h.listQuarantine(C);
+  assert.equal(objects.length, 1);
+  assert.equal(objects[0].doc.events.length, 1);
+});
+
+test("replay of a whole connector is paged: `limit` objects per call, `remaining` and `cursor` until done", async () => {
+  const C = "replay-paged";
+  await h.putConnector(C, connectorConfig(token, writeKey));
+  const { noTime } = malformed();
+  for (let i = 0; i < 5; i += 1) {
+    const res = await h.post(C, { events: [noTime] }, { token });
+    assert.equal(res.status, 200, res.text);
+  }
+  const keys = (await h.listQuarantine(C)).map((o) => o.key).sort();
+  assert.equal(keys.length, 5);
+
+  const pages = [];
+  let page = await replay({ connector: C, limit: 2 });
+  pages.push(page);
+  while (page.remaining > 0) {
+    assert.equal(typeof page.cursor, "string", JSON.stringify(page));
+    assert.ok(pages.length < 10, "paging must end");
+    page = await replay({ connector: C, limit: 2, cursor: page.cursor });
+    pages.push(page);
+  }
+  assert.deepEqual(pages.map((p) => [p.objects, p.remaining]), [[2, 3], [2, 1], [1, 0]]);
+  assert.equal(page.cursor, null);
+  const after = await h.listQuarantine(C);
+  assert.deepEqual(after.map((o) => o.key).sort(), keys, "no object added or lost");
+  assert.ok(after.every((o) => o.customMetadata.replayed_at), "every object replayed");
+  assert.deepEqual(await replay({ connector: C }), {
+    objects: 0, requeued: 0, still_quarantined: 0, filtered: 0, remaining: 0, cursor: null,
+  }, "without force, replayed objects are skipped");
+
+  // force: the cursor carries the pages through objects already replayed.
+  const forced = [];
+  let cursor;
+  do {
+    const p = await replay({ connector: C, force: true, limit: 3, ...(cursor ? { cursor } : {}) });
+    forced.push(p.objects);
+    cursor = p.cursor;
+  } while (cursor);
+  assert.deepEqual(forced, [3, 2]);
+  assert.equal((await h.listQuarantine(C)).length, 5);
+
+  for (const bad of [{ connector: C, limit: 0 }, { connector: C, limit: 51 }, { connector: C, cursor: "quarantine/other/x.json" }, { key: keys[0], limit: 2 }]) {
+    const r = await h.admin("POST", "/admin/quarantine/replay", bad);
+    assert.equal(r.status, 400, `${JSON.stringify(bad)}: ${r.text}`);
+    assert.equal(r.json.code, "invalid_admin_request");
+  }
+});

@@ -1,6 +1,7 @@
 // Every answer the Worker gives Braze (CONTRACTS §4), through the real build under workerd.
 
 import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
 import { after, before, describe, test } from "node:test";
 import {
   brazeEvent,
@@ -38,6 +39,16 @@ describe("routes", () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /json/);
     assert.equal(typeof (await res.json()), "object");
+  });
+
+  test("HEAD /health answers 200 without a body; another method is 405 with Allow: GET, HEAD", async () => {
+    const res = await h.fetch("/health", { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal((await res.arrayBuffer()).byteLength, 0);
+    const other = await h.fetch("/health", { method: "POST", body: "{}" });
+    assert.equal(other.status, 405);
+    assert.equal(other.headers.get("allow"), "GET, HEAD");
+    assert.equal((await other.json()).code, "method_not_allowed");
   });
 
   test("unknown connector is 404 unknown_connector", async () => {
@@ -116,6 +127,18 @@ describe("request bodies", () => {
     ["events_not_array", "{\"events\": {}}"],
     ["invalid_utf8", Buffer.from([0x7b, 0x22, 0x65, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])],
   ];
+  test("a compressed body is 415 unsupported_encoding (after the token check); identity is plain", async () => {
+    const gz = new Uint8Array(gzipSync(JSON.stringify({ events: [brazeEvent("gz-1")] })));
+    for (const encoding of ["gzip", "br", "deflate", "gzip, identity"]) {
+      const res = await h.post("ok", gz, { token, headers: { "content-encoding": encoding } });
+      assertProblem(res, 415, "unsupported_encoding");
+      assert.equal(res.headers.get("accept-encoding"), "identity");
+    }
+    assertProblem(await h.post("ok", gz, { token: "nope", headers: { "content-encoding": "gzip" } }), 401, "unauthorized");
+    const plain = await h.post("ok", { events: [] }, { token, headers: { "content-encoding": "identity" } });
+    assert.equal(plain.status, 200, plain.text);
+  });
+
   for (const [code, body] of bad) {
     test(`${code} is 400 ${code}`, async () => {
       const payload = typeof body === "string" ? body : new Uint8Array(body);
