@@ -5,7 +5,8 @@
 //!
 //! Pacing: messages of one invocation are sent one after another, and the queue runs at most
 //! `max_concurrency = 4` consumers, so a connector makes at most 4 concurrent Segment requests
-//! (far below Segment's ~1,000 requests/s); a 429 backs the message off by its `Retry-After`, never less than the backoff.
+//! (far below Segment's ~1,000 requests/s); a 429 backs the message off by its `Retry-After`,
+//! never less than the backoff.
 
 use std::time::Duration;
 
