@@ -1,12 +1,15 @@
 //! Property tests: the packer never exceeds a queue or Segment limit and loses no event; arbitrary input
 //! never panics the parser or translator; every input event ends in exactly one outcome; a batch
-//! Segment refuses for some of its events is bisected down to exactly those events.
+//! Segment refuses for some of its events is bisected down to exactly those events; retry delays
+//! never shrink as attempts grow, whatever `Retry-After` says.
 
 use std::collections::BTreeSet;
 
+use currents_relay::config::MAX_QUEUE_DELAY;
 use currents_relay::config::Region;
 use currents_relay::delivery::{
-    Action, DeliveryMessage, Facts, MAX_MESSAGE_BYTES, Packer, QueuedEvent, after_send, pack,
+    Action, AfterSend, DeliveryMessage, Facts, MAX_MESSAGE_BYTES, Packer, QueuedEvent, after_send,
+    classify, pack,
 };
 use currents_relay::segment::{
     Attempt, AttemptResult, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
@@ -16,6 +19,7 @@ use currents_relay::{ConnectorConfig, Outcome, ProcessContext, process};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const SENT_AT: &str = "2026-11-28T15:39:14.123Z";
 
@@ -329,5 +333,51 @@ proptest! {
         prop_assert_eq!(delivered_set.len(), delivered.len());
         let depth = (n as f64).log2().ceil() as usize;
         prop_assert!(requests <= 1 + 2 * bad.len() * depth, "{} requests for n={} k={}", requests, n, bad.len());
+    }
+}
+
+/// The retry delay of a transient answer (`retry_after` as parsed) to a message at `attempt`.
+fn retry_delay(attempt: u32, retry_after: Option<Duration>, seed: u64) -> Duration {
+    let (messages, _) = pack("c", "main", Region::Us, 1, [queued(0, 1)]);
+    let mut msg = messages.into_iter().next().unwrap();
+    msg.attempt = attempt;
+    let result = AttemptResult::Status {
+        code: 429,
+        retry_after,
+    };
+    match classify(&msg, result, &RetryPolicy::default(), seed) {
+        AfterSend::Retry { delay } => delay,
+        other => panic!("a 429 is retried: {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Delays never shrink as attempts grow: the shortest possible delay of attempt n + 1 (its
+    /// backoff floor, half the exponential under equal jitter) is at least that of attempt n, and
+    /// whatever `Retry-After` Segment sends (0, a past date, hours), a retry waits at least the
+    /// backoff floor of its attempt and at least the (clamped) `Retry-After`, at most 12 h.
+    #[test]
+    fn retry_delays_never_shrink_as_attempts_grow(
+        attempt in 0u32..64,
+        retry_after_s in prop::option::of(prop_oneof![Just(0u64), 0u64..120, 0u64..200_000]),
+        seed in any::<u64>(),
+        seed_next in any::<u64>(),
+    ) {
+        let policy = RetryPolicy::default();
+        let floor = policy.backoff_floor(attempt);
+        let floor_next = policy.backoff_floor(attempt + 1);
+        prop_assert!(floor_next >= floor, "floor {:?} then {:?}", floor, floor_next);
+        prop_assert!(floor > Duration::ZERO);
+        let retry_after = retry_after_s.map(Duration::from_secs);
+        let delay = retry_delay(attempt, retry_after, seed);
+        let delay_next = retry_delay(attempt + 1, retry_after, seed_next);
+        prop_assert!(delay >= floor, "attempt {}: {:?} < floor {:?}", attempt, delay, floor);
+        prop_assert!(delay_next >= floor_next && floor_next >= floor);
+        if let Some(wait) = retry_after {
+            prop_assert!(delay >= wait.min(policy.max_retry_after));
+        }
+        prop_assert!(delay <= MAX_QUEUE_DELAY && delay_next <= MAX_QUEUE_DELAY);
     }
 }

@@ -61,11 +61,21 @@ pub const DEFAULT_SEGMENT_TIMEOUT_MS: u32 = 10_000;
 /// Default lifetime of a cached connector config: a config change reaches every isolate within
 /// this time (KV itself takes up to 60 s to propagate).
 pub const DEFAULT_CONFIG_CACHE_SECONDS: u64 = 30;
-/// Default platform-retry delay: with `max_retries = 5` and the dead-letter queue's 10, a
-/// message rides out about 15 minutes of R2 or queue failure before it can be lost.
+/// Default first platform-retry delay. Later ones grow with the time the message has waited
+/// ([`Settings::platform_retry_secs`]): with the retries below a message rides out at least
+/// [`PLATFORM_RETRY_SURVIVAL`] of R2 and the queue failing together before it can be lost.
 pub const DEFAULT_PLATFORM_RETRY_SECONDS: u32 = 60;
 /// Longest delay Cloudflare Queues accepts on a send or retry (12 hours).
 pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
+/// The delivery queue's `max_retries` (wrangler.toml): platform retries before the dead-letter
+/// queue.
+pub const DELIVERY_MAX_RETRIES: u32 = 5;
+/// The dead-letter queue's `max_retries` (wrangler.toml): its consumer's last chances to store
+/// a message in quarantine.
+pub const DEAD_LETTER_MAX_RETRIES: u32 = 12;
+/// What the relay promises to survive of R2 and the queue failing together (every write of a
+/// message's fate refused) with the default settings: a day.
+pub const PLATFORM_RETRY_SURVIVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The Worker's settings, from its variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,13 +191,51 @@ impl Settings {
             .unwrap_or_else(|| crate::segment::batch_url(region))
     }
 
-    /// Seconds before the platform redelivers a message whose fate could not be stored: the
-    /// configured delay, and never less than the delay the message was meant to wait (a backoff
-    /// or `Retry-After` is not skipped because the re-enqueue failed), at most 12 hours.
-    pub fn platform_retry_secs(&self, intended: Duration) -> u32 {
+    /// Seconds before the platform redelivers a message whose fate could not be stored, when
+    /// the message has `waited` on its queue since it was sent (the platform's message
+    /// timestamp; retries keep it): `PLATFORM_RETRY_SECONDS`, or as long again as the message has
+    /// waited when that is longer, so each retry about doubles the time a message rides out
+    /// (60 s, 60 s, 2 min, 4 min, ... 12 h); never less than the delay the message was meant to
+    /// wait (a backoff or `Retry-After` is not skipped because the re-enqueue failed); at most
+    /// 12 hours. `PLATFORM_RETRY_SECONDS = 0` (the tests) turns the growth off as well.
+    pub fn platform_retry_secs(&self, intended: Duration, waited: Duration) -> u32 {
+        let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         let intended = u32::try_from(intended.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+        let base = self.platform_retry_seconds;
+        let grown = if base == 0 { 0 } else { base.max(secs(waited)) };
         let cap = MAX_QUEUE_DELAY.as_secs() as u32;
-        self.platform_retry_seconds.max(intended).min(cap)
+        grown.max(intended).min(cap)
+    }
+
+    /// The delays of `retries` platform retries of a message whose every attempt fails at once,
+    /// the first `waited` after it was sent: the schedule [`Self::platform_retry_secs`] makes.
+    pub fn platform_retry_schedule(&self, retries: u32, waited: Duration) -> Vec<u32> {
+        let mut waited = waited;
+        (0..retries)
+            .map(|_| {
+                let delay = self.platform_retry_secs(Duration::ZERO, waited);
+                waited += Duration::from_secs(u64::from(delay));
+                delay
+            })
+            .collect()
+    }
+
+    /// The least time a message whose fate can never be stored stays with the platform, from
+    /// its first failed attempt to its last: the delivery queue's retries, then the dead-letter
+    /// queue's, each attempt taken to fail at once. Counted as if the dead-letter queue gave the
+    /// message a new timestamp (its schedule starting over); if it keeps the first one, as the
+    /// local runtime does, every delay there is longer still.
+    pub fn platform_retry_survival(
+        &self,
+        delivery_retries: u32,
+        dead_letter_retries: u32,
+    ) -> Duration {
+        let total: u64 = [delivery_retries, dead_letter_retries]
+            .into_iter()
+            .flat_map(|retries| self.platform_retry_schedule(retries, Duration::ZERO))
+            .map(u64::from)
+            .sum();
+        Duration::from_secs(total)
     }
 }
 
@@ -280,11 +328,109 @@ mod tests {
     #[test]
     fn platform_retry_never_shorter_than_the_intended_wait() {
         let (s, _) = settings(&[(PLATFORM_RETRY_SECONDS_VAR, "60")]);
-        assert_eq!(s.platform_retry_secs(Duration::ZERO), 60);
-        assert_eq!(s.platform_retry_secs(Duration::from_millis(90_001)), 91);
-        assert_eq!(s.platform_retry_secs(Duration::from_secs(86_400)), 43_200);
+        let now = Duration::ZERO;
+        assert_eq!(s.platform_retry_secs(Duration::ZERO, now), 60);
+        assert_eq!(
+            s.platform_retry_secs(Duration::from_millis(90_001), now),
+            91
+        );
+        assert_eq!(
+            s.platform_retry_secs(Duration::from_secs(86_400), now),
+            43_200
+        );
         let (zero, _) = settings(&[(PLATFORM_RETRY_SECONDS_VAR, "0")]);
-        assert_eq!(zero.platform_retry_secs(Duration::ZERO), 0);
+        assert_eq!(zero.platform_retry_secs(Duration::ZERO, now), 0);
+    }
+
+    #[test]
+    fn platform_retries_grow_with_the_time_the_message_waited() {
+        let s = Settings::default();
+        let waited = Duration::from_secs;
+        assert_eq!(s.platform_retry_secs(Duration::ZERO, waited(0)), 60);
+        assert_eq!(s.platform_retry_secs(Duration::ZERO, waited(59)), 60);
+        assert_eq!(
+            s.platform_retry_secs(Duration::ZERO, Duration::from_millis(240_900)),
+            240
+        );
+        assert_eq!(
+            s.platform_retry_secs(Duration::ZERO, waited(5 * 3600)),
+            5 * 3600
+        );
+        assert_eq!(
+            s.platform_retry_secs(Duration::ZERO, waited(3 * 86_400)),
+            43_200
+        );
+        // The intended wait still wins when it is longer.
+        assert_eq!(s.platform_retry_secs(waited(7200), waited(600)), 7200);
+        // Each retry about doubles what the message has ridden out, up to 12 h a retry.
+        assert_eq!(
+            s.platform_retry_schedule(14, Duration::ZERO),
+            [
+                60, 60, 120, 240, 480, 960, 1920, 3840, 7680, 15_360, 30_720, 43_200, 43_200,
+                43_200
+            ]
+        );
+        let schedule = s.platform_retry_schedule(40, Duration::from_millis(1500));
+        assert!(schedule.windows(2).all(|w| w[1] >= w[0]), "{schedule:?}");
+        // PLATFORM_RETRY_SECONDS = 0 (the tests): at once, whatever the message waited.
+        let (zero, _) = settings(&[(PLATFORM_RETRY_SECONDS_VAR, "0")]);
+        assert_eq!(zero.platform_retry_secs(Duration::ZERO, waited(3600)), 0);
+        assert_eq!(zero.platform_retry_schedule(3, Duration::ZERO), [0, 0, 0]);
+        // PLATFORM_RETRY_SECONDS = 1 (platform-faults.test.mjs): 1, 1, 2, 4, 8 s.
+        let (one, _) = settings(&[(PLATFORM_RETRY_SECONDS_VAR, "1")]);
+        assert_eq!(
+            one.platform_retry_schedule(5, Duration::from_millis(200)),
+            [1, 1, 2, 4, 8]
+        );
+    }
+
+    #[test]
+    fn r2_and_the_queue_failing_together_for_a_day_lose_nothing() {
+        let s = Settings::default();
+        let survived = s.platform_retry_survival(DELIVERY_MAX_RETRIES, DEAD_LETTER_MAX_RETRIES);
+        assert!(
+            survived >= PLATFORM_RETRY_SURVIVAL,
+            "a message whose fate cannot be stored is kept {} s, less than {} s",
+            survived.as_secs(),
+            PLATFORM_RETRY_SURVIVAL.as_secs()
+        );
+        // 16 min on the delivery queue (60 + 60 + 120 + 240 + 480 s), 29 h 4 min on the
+        // dead-letter queue (60 s ... 8 h 32 min, then 12 h), counting the latter from scratch.
+        assert_eq!(survived, Duration::from_secs(960 + 104_640));
+        // The dead-letter queue alone rides out the day, whatever the delivery queue's retries.
+        assert!(s.platform_retry_survival(0, DEAD_LETTER_MAX_RETRIES) >= PLATFORM_RETRY_SURVIVAL);
+        // Each delay is one the platform accepts.
+        for d in s.platform_retry_schedule(DEAD_LETTER_MAX_RETRIES, Duration::ZERO) {
+            assert!(u64::from(d) <= MAX_QUEUE_DELAY.as_secs());
+        }
+    }
+
+    /// The retry counts above are wrangler.toml's, which the platform (and the end-to-end
+    /// harness) reads.
+    #[test]
+    fn retry_counts_are_wrangler_tomls() {
+        let toml = include_str!("../../wrangler.toml");
+        let mut consumers = Vec::new();
+        for block in toml.split("[[queues.consumers]]").skip(1) {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .take_while(|l| !l.trim_start().starts_with("[["))
+                    .find_map(|l| {
+                        let (k, v) = l.split_once('=')?;
+                        (k.trim() == name).then(|| v.trim().trim_matches('"').to_owned())
+                    })
+            };
+            consumers.push((field("queue"), field("max_retries")));
+        }
+        let retries = |queue: &str| {
+            consumers
+                .iter()
+                .find(|(q, _)| q.as_deref() == Some(queue))
+                .and_then(|(_, r)| r.as_deref()?.parse::<u32>().ok())
+        };
+        assert_eq!(retries(DELIVERY_QUEUE), Some(DELIVERY_MAX_RETRIES));
+        assert_eq!(retries(DEAD_LETTER_QUEUE), Some(DEAD_LETTER_MAX_RETRIES));
     }
 
     #[test]

@@ -5,12 +5,15 @@
 //!
 //! Pacing: messages of one invocation are sent one after another, and the queue runs at most
 //! `max_concurrency = 4` consumers, so a connector makes at most 4 concurrent Segment requests
-//! (far below Segment's ~1,000 requests/s); a 429 backs the message off by its `Retry-After`.
+//! (far below Segment's ~1,000 requests/s); a 429 backs the message off by its `Retry-After`,
+//! never less than the backoff.
+
+use std::time::Duration;
 
 use ::worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage, console_log};
 
 use super::plan::{self, Action, ConnectorState, Facts};
-use super::{consumer_line, queue};
+use super::{consumer_line, platform_retry_line, queue};
 use crate::config::{DEAD_LETTER_QUEUE, Settings, store as config_store};
 use crate::entry::clock;
 use crate::quarantine::store as quarantine_store;
@@ -41,11 +44,21 @@ pub async fn handle(batch: MessageBatch<String>, env: Env, settings: Settings) {
         };
         match perform(&env, &settings, action, &facts, &mut tally).await {
             None => message.ack(),
-            Some(secs) => message.retry_with_options(
-                &QueueRetryOptionsBuilder::new()
-                    .with_delay_seconds(secs)
-                    .build(),
-            ),
+            Some(intended) => {
+                // The platform's timestamp is the message's send time, kept across its retries.
+                let sent_ms = message.timestamp().as_millis();
+                let waited = Duration::from_millis(clock::platform_ms().saturating_sub(sent_ms));
+                let secs = settings.platform_retry_secs(intended, waited);
+                console_log!(
+                    "{}",
+                    platform_retry_line(&queue, &message.id(), waited.as_secs(), secs)
+                );
+                message.retry_with_options(
+                    &QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(secs)
+                        .build(),
+                );
+            }
         }
     }
     for (object, delta) in &tally.by_object {
@@ -81,14 +94,15 @@ async fn first_look(env: &Env, settings: &Settings, body: &str, facts: &Facts) -
     plan::look(msg, state, facts)
 }
 
-/// Performs `action` and those that follow it; `None` to ack, or the platform-retry delay.
+/// Performs `action` and those that follow it; `None` to ack, or the wait the message was meant
+/// to get when it is left to the platform's retry.
 async fn perform(
     env: &Env,
     settings: &Settings,
     mut action: Action,
     facts: &Facts,
     tally: &mut Tally,
-) -> Option<u32> {
+) -> Option<Duration> {
     loop {
         action = match action {
             Action::Send { msg, write_key } => {
@@ -114,9 +128,7 @@ async fn perform(
                 tally.count(&done, facts.now_ms);
                 return None;
             }
-            Action::PlatformRetry { intended } => {
-                return Some(settings.platform_retry_secs(intended));
-            }
+            Action::PlatformRetry { intended } => return Some(intended),
         }
     }
 }

@@ -86,6 +86,29 @@ pub fn segment_failure_line(
     }))
 }
 
+/// `warn` line for a message left to the platform's retry (its fate could not be stored): the
+/// queue, the platform's message id, how long the message had waited on the queue and the delay
+/// asked for, in seconds.
+pub fn platform_retry_line(queue: &str, message: &str, waited_s: u64, delay_s: u32) -> String {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        level: &'static str,
+        event: &'static str,
+        queue: &'a str,
+        message: &'a str,
+        waited_s: u64,
+        delay_s: u32,
+    }
+    to_line(&Line {
+        level: "warn",
+        event: "platform_retry",
+        queue,
+        message,
+        waited_s,
+        delay_s,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -168,5 +191,22 @@ mod tests {
             &Tally::default(),
             3,
         ));
+    }
+
+    #[test]
+    fn platform_retry_lines_say_how_long_and_why() {
+        let line = platform_retry_line("currents-relay-dlq", "6f1c", 125, 240);
+        assert_clean(&line);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            serde_json::json!({
+                "level": "warn",
+                "event": "platform_retry",
+                "queue": "currents-relay-dlq",
+                "message": "6f1c",
+                "waited_s": 125,
+                "delay_s": 240,
+            })
+        );
     }
 }

@@ -15,7 +15,7 @@ mod plan;
 #[cfg(all(target_arch = "wasm32", feature = "edge"))]
 pub(crate) mod queue;
 
-pub use log::{consumer_line, segment_failure_line};
+pub use log::{consumer_line, platform_retry_line, segment_failure_line};
 pub use message::{DeliveryMessage, MESSAGE_VERSION, QueuedEvent};
 pub use pack::{
     MAX_MESSAGE_BYTES, MAX_SEND_BATCH_BYTES, MAX_SEND_BATCH_MESSAGES, Packer, TooLarge, pack,

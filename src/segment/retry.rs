@@ -3,7 +3,8 @@
 //! Pure: the attempt's result, the attempt number and a jitter seed go in; a decision comes out.
 //! The policy follows Segment's official Node library (CONTRACTS §2): never retry 400; retry
 //! network errors, timeouts, 5xx except 501/505, and 408/410/429/460; other 4xx are permanent;
-//! exponential backoff from 0.5 s with jitter, capped; `Retry-After` honoured.
+//! exponential backoff from 0.5 s with jitter, capped; `Retry-After` honoured as a lower bound
+//! (it lengthens the backoff, never shortens it).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,7 +108,8 @@ pub fn is_transient_status(code: u16) -> bool {
 
 impl RetryPolicy {
     /// Classifies attempt number `attempt` (0 for the first send). `seed` picks the jitter: the
-    /// same seed gives the same delay, so schedules are reproducible in tests.
+    /// same seed gives the same delay, so schedules are reproducible in tests. A retry waits
+    /// `max(backoff(attempt), Retry-After)`, the `Retry-After` clamped to `max_retry_after`.
     pub fn decide(&self, result: AttemptResult, attempt: u32, seed: u64) -> Decision {
         let retry_after = match result {
             AttemptResult::Status {
@@ -119,9 +121,11 @@ impl RetryPolicy {
             AttemptResult::Status { retry_after, .. } => retry_after,
             AttemptResult::NetworkError | AttemptResult::Timeout => None,
         };
+        // `Retry-After` lengthens the backoff, never shortens it: a server answering
+        // `Retry-After: 0` (or a date in the past) must not turn the retries into a busy loop.
         let backoff = self.backoff(attempt, seed);
         let delay = match retry_after {
-            Some(wait) => wait.min(self.max_retry_after),
+            Some(wait) => backoff.max(wait.min(self.max_retry_after)),
             None => backoff,
         };
         Decision::Retry { delay }
@@ -130,13 +134,19 @@ impl RetryPolicy {
     /// `base × 2^attempt`, capped, then "equal jitter": half fixed, half random, so retries of
     /// many batches spread out but never come sooner than half the schedule.
     pub fn backoff(&self, attempt: u32, seed: u64) -> Duration {
+        let half_ms = self.backoff_floor(attempt).as_millis() as u64;
+        let jitter = fastrand::Rng::with_seed(seed).u64(0..=half_ms);
+        Duration::from_millis(half_ms + jitter)
+    }
+
+    /// The shortest backoff of attempt `attempt` whatever the jitter: half of `base × 2^attempt`
+    /// (capped). It never shrinks as attempts grow, and no retry waits less (see [`Self::decide`]).
+    pub fn backoff_floor(&self, attempt: u32) -> Duration {
         let exp = self
             .base
             .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
             .min(self.cap);
-        let half_ms = (exp.as_millis() / 2) as u64;
-        let jitter = fastrand::Rng::with_seed(seed).u64(0..=half_ms);
-        Duration::from_millis(half_ms + jitter)
+        Duration::from_millis((exp.as_millis() / 2) as u64)
     }
 }
 
@@ -229,10 +239,54 @@ mod tests {
                 delay: p.max_retry_after
             }
         );
-        let Decision::Retry { delay } = p.decide(wait(0), 5, 1) else {
-            panic!()
+    }
+
+    #[test]
+    fn retry_after_never_shortens_the_backoff() {
+        let p = RetryPolicy::default();
+        let now = system_time_from_millis(1_700_000_000_000);
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        for header in ["0", past.as_str()] {
+            let retry_after = parse_retry_after(header, now);
+            assert_eq!(retry_after, Some(Duration::ZERO), "{header}");
+            let result = AttemptResult::Status {
+                code: 429,
+                retry_after,
+            };
+            for attempt in 0..40 {
+                for seed in 0..20 {
+                    assert_eq!(
+                        p.decide(result, attempt, seed),
+                        Decision::Retry {
+                            delay: p.backoff(attempt, seed)
+                        },
+                        "Retry-After {header:?}, attempt {attempt}"
+                    );
+                }
+            }
+            // At attempt 5 the backoff is at least 8 s: `Retry-After: 0` is not "now".
+            let Decision::Retry { delay } = p.decide(result, 5, 1) else {
+                panic!()
+            };
+            assert!(delay >= Duration::from_secs(8), "{delay:?}");
+        }
+        // A Retry-After longer than the backoff wins; a shorter one leaves the backoff.
+        let wait = |secs| AttemptResult::Status {
+            code: 503,
+            retry_after: Some(Duration::from_secs(secs)),
         };
-        assert_eq!(delay, Duration::ZERO, "the server said now");
+        assert_eq!(
+            p.decide(wait(1), 12, 7),
+            Decision::Retry {
+                delay: p.backoff(12, 7)
+            }
+        );
+        assert_eq!(
+            p.decide(wait(5 * 3600), 12, 7),
+            Decision::Retry {
+                delay: Duration::from_secs(5 * 3600)
+            }
+        );
     }
 
     #[test]

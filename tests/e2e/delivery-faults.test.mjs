@@ -2,6 +2,7 @@
 // 30 % of its requests (500, 503, 429 + Retry-After, hangs past the Worker's timeout, dropped
 // connections). Braze always gets 200 once the events are queued; Segment ends with every event
 // (duplicates allowed, nothing missing, nothing invented) and the stats say exactly what happened.
+// A 429 with `Retry-After: 0` still backs off (the backoff is a floor `Retry-After` can only raise).
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -139,4 +140,58 @@ test("stats count every event of 40 concurrent ingest requests and their deliver
     { received: 200, accepted: 200, delivered: 200 },
     `concurrent stats updates were lost: ${JSON.stringify({ received: final.received, accepted: final.accepted })}`,
   );
+});
+
+test("Segment 429 with Retry-After: 0 does not turn backoff off: 4 refusals span ≥ the backoff floors (0.25 + 0.5 + 1 s), then delivered once", async () => {
+  const C = "faults-retry-after-0";
+  const N = 3;
+  const REFUSALS = 4;
+  // Backoff floors of attempts 0..2 (0.5 s × 2ⁿ, half of it fixed under equal jitter): the least
+  // time between the first and the fourth 429 once Retry-After no longer shortens the backoff.
+  const FLOORS_MS = [250, 500, 1000, 2000];
+  const SPAN_MS = FLOORS_MS.slice(0, REFUSALS - 1).reduce((a, b) => a + b, 0);
+  await h.putConnector(C, connectorConfig(token, writeKey));
+  h.sink.reset();
+  h.sink.setFaults({ next: Array(REFUSALS).fill(429), retryAfter: 0 });
+  try {
+    const list = events("ra0", N);
+    const ours = new Set(list.map((e) => e.id));
+    const res = await h.post(C, { events: list }, { token });
+    assert.equal(res.status, 200, res.text);
+    const firstAt = await waitUntil(() => h.sink.stats().fault_requests >= 1 && Date.now(), {
+      timeoutMs: 20_000, intervalMs: 10, what: "the first 429", describe: () => h.sink.stats(),
+    });
+    const lastAt = await waitUntil(() => h.sink.stats().fault_requests >= REFUSALS && Date.now(), {
+      timeoutMs: 30_000, intervalMs: 10, what: `${REFUSALS} 429s`, describe: () => h.sink.stats(),
+    });
+    await waitUntil(async () => (await stats(h, C)).delivered >= N, {
+      timeoutMs: 30_000, what: "delivered in the stats", describe: async () => ({ sink: h.sink.stats(), stats: await stats(h, C) }),
+    });
+    await h.settled();
+
+    const sink = h.sink.stats();
+    assert.equal(sink.faults["429"], REFUSALS, "the sink answered 429 exactly as planned");
+    // Lower bound only (a slow machine is later, never earlier), less twice the 10 ms polling step.
+    assert.ok(
+      lastAt - firstAt >= SPAN_MS - 20,
+      `${REFUSALS} requests within ${lastAt - firstAt} ms: Retry-After: 0 made the retries skip the backoff`,
+    );
+    // The delays the Worker chose (its segment_failure lines): each at least its attempt's floor.
+    const delays = h.logs
+      .map(({ message }) => { try { return JSON.parse(message); } catch { return null; } })
+      .filter((l) => l?.event === "segment_failure" && l.connector === C)
+      .map((l) => [l.status, l.outcome, l.retry_after_ms]);
+    assert.equal(delays.length, REFUSALS, JSON.stringify(delays));
+    delays.forEach(([status, outcome, ms], attempt) => {
+      assert.deepEqual([status, outcome], [429, "retry"]);
+      assert.ok(ms >= FLOORS_MS[attempt], `attempt ${attempt}: waits ${ms} ms, below its backoff floor ${FLOORS_MS[attempt]} ms`);
+    });
+    assertExactlyDelivered(h.sink, ours, "after Retry-After: 0:");
+    assert.equal(sink.accepted_events, N, "each event once");
+    const s = await stats(h, C);
+    assert.equal(s.delivered, N);
+    assert.equal(s.retried, REFUSALS * N, "each refusal retried the message's events once");
+  } finally {
+    h.sink.setFaults(null);
+  }
 });

@@ -10,8 +10,9 @@
 //
 // Covered here (docs/RELIABILITY.md): the queue refusing at ingest (whole and after a first
 // group), the queue refusing the consumer's re-enqueue, R2 refusing the consumer's quarantine
-// write (the message is held until R2 takes it), and the dead-letter path (R2 and the queue both
-// down for all of the delivery queue's attempts).
+// write (the message is held until R2 takes it), the dead-letter path (R2 and the queue both
+// down for all of the delivery queue's attempts), and the growing platform-retry delays while
+// both are down (a second Worker with PLATFORM_RETRY_SECONDS 1: 1, 1, 2, 4 s).
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -144,6 +145,7 @@ const C = {
   requeue: connector("qrequeue"),
   r2: connector("r2down"),
   dead: connector("deadletter"),
+  growing: connector("growing"),
 };
 
 let h;
@@ -160,9 +162,9 @@ before(async () => {
 after(() => h?.close());
 
 /** Lines the Worker logged, parsed (non-JSON lines skipped). */
-function logLines() {
+function logLines(harness = h) {
   const out = [];
-  for (const { message } of h.logs) {
+  for (const { message } of harness.logs) {
     try {
       out.push(JSON.parse(message));
     } catch {
@@ -500,6 +502,90 @@ test("dead-letter path: R2 and the queue down for all delivery attempts → DLQ 
   } finally {
     h.sink.setFaults(null);
     plan.heal();
+  }
+});
+
+test("R2 and the queue refuse a message's fate 4 times: each platform retry waits as long again as the message has waited (PLATFORM_RETRY_SECONDS 1: ≥ 1, 1, 2, 4 s), logged platform_retry; then quarantined once R2 takes it", async () => {
+  const { id, token, writeKey } = C.growing;
+  const N = 3;
+  const K = 4; // refused fates, all within the delivery queue's retries
+  assert.ok(K <= MAX_RETRIES, `${K} platform retries stay on the delivery queue (max_retries ${MAX_RETRIES})`);
+  // This Worker's first platform retry waits 1 s (the other tests' waits 0 s, which turns the
+  // growth off); the delays the Worker asks for are in its platform_retry lines.
+  const g = await startHarness({
+    writeKeys: { [id]: writeKey },
+    segmentTimeoutMs: SEGMENT_TIMEOUT_MS,
+    workers: [WRAPPER_WORKER],
+    queueGate: (call) => plan.decide(call),
+    wrappedBindings: { [QUARANTINE_BINDING]: { scriptName: "platform-faults", entrypoint: "bucket" } },
+    bindings: { PLATFORM_RETRY_SECONDS: "1" },
+  });
+  try {
+    await g.putConnector(id, connectorConfig(token, writeKey));
+    const list = events("gr", N);
+    const ours = new Set(list.map((e) => e.id));
+    // Segment refuses the request as a whole (404: no split), so each attempt must quarantine
+    // the message; R2 refuses that write and the queue the hold: the fate cannot be stored.
+    g.sink.setFaults({ rate: 1, modes: ["404"] });
+    plan.refuse({ kind: "r2", connector: id, times: K });
+    plan.refuse({ kind: "queue", connector: id, op: "send", times: K });
+    const res = await g.post(id, { events: list }, { token });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.messages, 1, res.text);
+
+    // When each of the K + 1 attempts reached Segment (10 ms polling).
+    const at = [];
+    for (let k = 1; k <= K + 1; k++) {
+      at.push(await waitUntil(() => g.sink.stats().fault_requests >= k && Date.now(), {
+        timeoutMs: 30_000, intervalMs: 10, what: `Segment attempt ${k}`, describe: () => ({ sink: g.sink.stats(), calls: plan.of(id, "r2") }),
+      }));
+    }
+    const places = await waitUntil(
+      async () => {
+        const objects = await g.quarantineObjects(`quarantine/${id}/`);
+        return objects.length > 0 ? objects : null;
+      },
+      { timeoutMs: 20_000, what: "the segment_rejected object", describe: () => plan.of(id, "r2") },
+    );
+    await g.settled();
+    g.sink.setFaults(null);
+
+    // One platform_retry line per refused fate, all for the one message on the delivery queue.
+    const retries = logLines(g).filter((l) => l.event === "platform_retry");
+    assert.equal(retries.length, K, JSON.stringify(retries));
+    assert.ok(retries.every((r) => r.queue === "currents-relay-delivery" && r.level === "warn"), JSON.stringify(retries));
+    assert.equal(new Set(retries.map((r) => r.message)).size, 1, "the platform redelivered one and the same message");
+    const delays = retries.map((r) => r.delay_s);
+    let before = 0;
+    retries.forEach((r, k) => {
+      // The message has waited at least the delays asked for so far; the next one is as long.
+      assert.ok(r.waited_s >= before, `retry ${k}: waited ${r.waited_s} s after delays summing to ${before} s`);
+      assert.equal(r.delay_s, Math.max(1, r.waited_s), `retry ${k}: ${JSON.stringify(r)}`);
+      before += r.delay_s;
+    });
+    assert.ok(delays.every((d, k) => k === 0 || d >= delays[k - 1]), `delays shrank: ${delays}`);
+    assert.ok(delays[K - 1] >= 4 * delays[0], `delays do not grow: ${delays}`);
+    // ... and the platform waited them: each redelivery came no sooner (less the 10 ms polling step).
+    for (let k = 0; k < K; k++) {
+      assert.ok(at[k + 1] - at[k] >= delays[k] * 1000 - 20, `redelivery ${k + 1} came ${at[k + 1] - at[k]} ms after, asked ${delays[k]} s`);
+    }
+
+    // The fifth attempt's write went through: every event quarantined segment_rejected, once.
+    const puts = plan.of(id, "r2");
+    assert.deepEqual(puts.map((p) => p.refused), [...Array(K).fill(true), false]);
+    assert.equal(logLines(g).filter((l) => l.event === "platform_failure" && l.what === "quarantine_write").length, K);
+    assert.equal(logLines(g).filter((l) => l.event === "platform_failure" && l.what === "queue_send").length, K);
+    assert.equal(places.length, 1, JSON.stringify(places.map((p) => p.key)));
+    assert.deepEqual(places[0].doc.reasons, { segment_rejected: N });
+    assert.deepEqual(new Set(places[0].doc.events.map((e) => e.event_id)), ours);
+    assert.equal(g.sink.stats().accepted_events, 0);
+    assert.deepEqual(countsOf(await stats(g, id)), {
+      received: N, accepted: N, filtered: {}, quarantined: { segment_rejected: N }, delivered: 0, replayed: 0,
+    });
+    assertNoSecrets(g.logText(), "the logs");
+  } finally {
+    plan.heal();
+    await g.close();
   }
 });
 
