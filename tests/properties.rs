@@ -338,7 +338,7 @@ proptest! {
 
 /// The retry delay of a transient answer (`retry_after` as parsed) to a message at `attempt`.
 fn retry_delay(attempt: u32, retry_after: Option<Duration>, seed: u64) -> Duration {
-    let (messages, _) = pack("c", "main", Region::Us, 1, [queued(0, 1)]);
+    let (messages, _) = pack("c", None, "main", Region::Us, 1, [queued(0, 1)]);
     let mut msg = messages.into_iter().next().unwrap();
     msg.attempt = attempt;
     let result = AttemptResult::Status {
