@@ -12,13 +12,18 @@
 //      console or to its log files (~/.config/.wrangler/logs, or WRANGLER_LOG_PATH);
 //   4b. writes a fresh admin token to .dev.vars (ADMIN_TOKEN) on every start;
 //   5. runs `wrangler dev --local` on 127.0.0.1:8787 with the Segment URLs pointed at the sink,
-//      and prints the demo credentials and the Playground/Console URLs once it answers.
+//      and prints the demo credentials and the Playground/Console URLs once it answers. It runs
+//      the Worker through scripts/local-queue-journal.mjs, with a config generated from
+//      wrangler.toml into .wrangler/local/ (one more KV namespace, LOCAL_QUEUE_JOURNAL): wrangler's
+//      local queues live in memory only, and the journal keeps accepted messages across a stop,
+//      a crash or a restart (they are sent again when the Worker starts).
 // Ctrl-C stops everything. If workerd dies, `npm start` says so and exits with status 1.
 
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes, createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,6 +33,8 @@ const SINK_PORT = Number(process.env.SINK_PORT ?? 8788);
 const PERSIST = ".wrangler/state";
 const DEMO_CONNECTOR = "demo";
 const DEMO_FILE = path.join(ROOT, ".wrangler/demo-connector.json");
+/** The config `wrangler dev` runs with: wrangler.toml plus the local queue journal. */
+const LOCAL_CONFIG = path.join(ROOT, ".wrangler/local/wrangler.json");
 /** Local secrets for `wrangler dev` (gitignored): the admin API token lives here. */
 const DEV_VARS = path.join(ROOT, ".dev.vars");
 /** wrangler must never try the network or ask questions (offline switches: no metrics, no banner, no cf fetch). */
@@ -194,6 +201,26 @@ function putLocalKv(key, value, what) {
   }
 }
 
+/**
+ * wrangler.toml for this local run: the entry module is scripts/local-queue-journal.mjs (which
+ * runs the built Worker with a journaled DELIVERY queue) and the journal's KV namespace is added.
+ * Paths are relative to the config file's folder, as wrangler resolves them.
+ */
+function writeLocalConfig() {
+  const config = parseToml(readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
+  const fromConfig = (p) => path.relative(path.dirname(LOCAL_CONFIG), path.resolve(ROOT, p));
+  config.main = fromConfig("scripts/local-queue-journal.mjs");
+  // build.cwd is taken from the working directory, the rest from the config file's folder.
+  config.build = { ...config.build, cwd: ROOT, watch_dir: fromConfig("src") };
+  config.assets = { ...config.assets, directory: fromConfig(config.assets.directory) };
+  config.kv_namespaces = [
+    ...(config.kv_namespaces ?? []),
+    { binding: "LOCAL_QUEUE_JOURNAL", id: "local-queue-journal" },
+  ];
+  mkdirSync(path.dirname(LOCAL_CONFIG), { recursive: true });
+  writeFileSync(LOCAL_CONFIG, `${JSON.stringify(config, null, 2)}\n`);
+}
+
 async function main() {
   process.chdir(ROOT);
   mkdirSync(OFFLINE_ENV.TMPDIR, { recursive: true });
@@ -240,8 +267,10 @@ async function main() {
   };
   writeFileSync(DEMO_FILE, `${JSON.stringify(demo, null, 2)}\n`, { mode: 0o600 });
 
+  writeLocalConfig();
   const args = [
-    "dev", "--local", "--ip", HOST, "--port", String(WORKER_PORT), "--persist-to", PERSIST,
+    "dev", "--config", path.relative(ROOT, LOCAL_CONFIG), "--env-file", DEV_VARS,
+    "--local", "--ip", HOST, "--port", String(WORKER_PORT), "--persist-to", path.join(ROOT, PERSIST),
     "--show-interactive-dev-session=false",
     "--var", `SEGMENT_US_URL:${sink.usUrl}`,
     "--var", `SEGMENT_EU_URL:${sink.euUrl}`,
