@@ -5,7 +5,7 @@
 // credential are shown (as scripts/smoke-run.sh does).
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -129,6 +129,7 @@ export async function startNpmStart({ env = {}, logDir, ports, timeoutMs = 240_0
       } catch {
         // nothing left
       }
+      if (!logDir) rmSync(logs, { recursive: true, force: true }); // the temporary log folder
       return e;
     },
   };
