@@ -27,12 +27,21 @@
 // (the whole request is refused). It combines with the other faults.
 //   DELETE /faults                      no more faults
 //
+// The changing control routes (POST/DELETE /faults, DELETE /batches) need `Authorization: Bearer
+// <control token>` (the `controlToken` option, or a random one: `sink.controlToken`; `npm start`
+// saves it to .wrangler/demo-connector.json) and refuse with 403 any request a browser marks as
+// coming from another site (an `Origin` header, or `Sec-Fetch-Site` other than none/same-origin),
+// so a web page open on this machine cannot rewrite the faults or wipe the record. The module
+// API (`setFaults`, `reset`) needs no token.
+//
 // Module: `const sink = await startSink({ port: 0, writeKeys: { main: "wk_..." } })`.
 // CLI:    `node scripts/segment-sink.mjs --port 8788 --keys-file keys.json` (keys.json maps
 //         source name → write key; `SINK_WRITE_KEYS` may hold the same JSON). Keys are never
-//         taken from argv, where `ps` would show them.
+//         taken from argv, where `ps` would show them. The control token is `SINK_CONTROL_TOKEN`
+//         (unset: a random one nobody knows, so faults cannot be set over HTTP).
 
 import http from "node:http";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
@@ -125,6 +134,7 @@ export async function startSink(options = {}) {
   const host = options.host ?? "127.0.0.1";
   const keys = keyIndex(options.writeKeys);
   const log = options.quiet ? () => {} : (options.log ?? ((line) => console.log(line)));
+  const controlToken = options.controlToken ?? randomBytes(24).toString("base64url");
   const state = {
     batches: [],
     messageIds: new Map(), // messageId → times seen
@@ -242,6 +252,12 @@ export async function startSink(options = {}) {
 
   const handleControl = (req, res, url, body) => {
     const route = `${req.method} ${url.pathname}`;
+    if (CHANGING_ROUTES.has(route)) {
+      if (crossSite(req)) return sendJson(res, 403, { code: "cross_site_refused" });
+      if (!bearerIs(req.headers.authorization, controlToken)) {
+        return sendJson(res, 401, { code: "control_token_required" });
+      }
+    }
     switch (route) {
       case "GET /batches":
         return sendJson(res, 200, state.batches);
@@ -312,6 +328,8 @@ export async function startSink(options = {}) {
     url: base,
     usUrl: `${base}/us/v1/batch`,
     euUrl: `${base}/eu/v1/batch`,
+    /** The bearer token the changing control routes need (never logged). */
+    controlToken,
     /** Accepted batches (live array). */
     get batches() {
       return state.batches;
@@ -344,6 +362,35 @@ export async function startSink(options = {}) {
         server.closeAllConnections();
       }),
   };
+}
+
+/** Control routes that change the sink's behaviour or wipe its record. */
+const CHANGING_ROUTES = new Set(["POST /faults", "DELETE /faults", "DELETE /batches"]);
+
+/**
+ * A request a browser sent on behalf of another site. Browsers add `Origin` to every
+ * cross-origin POST/DELETE (simple ones included) and `Sec-Fetch-Site` to every request; Node
+ * clients (the tests, curl) send neither.
+ */
+function crossSite(req) {
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "none" && site !== "same-origin") return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true; // "null" and other opaque origins
+  }
+}
+
+/** `Authorization: Bearer <expected>`, compared in constant time. */
+function bearerIs(header, expected) {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!m) return false;
+  const given = Buffer.from(m[1]);
+  const want = Buffer.from(expected);
+  return given.length === want.length && timingSafeEqual(given, want);
 }
 
 /** Checks the Basic credentials `base64("<writeKey>:")` against the known keys. */
@@ -444,9 +491,11 @@ async function main() {
   let writeKeys = {};
   if (args.keysFile) writeKeys = JSON.parse(readFileSync(args.keysFile, "utf8"));
   else if (process.env.SINK_WRITE_KEYS) writeKeys = JSON.parse(process.env.SINK_WRITE_KEYS);
-  const sink = await startSink({ port: args.port, host: args.host, writeKeys, quiet: args.quiet });
+  const controlToken = process.env.SINK_CONTROL_TOKEN || undefined;
+  const sink = await startSink({ port: args.port, host: args.host, writeKeys, quiet: args.quiet, controlToken });
   console.log(`[segment-sink] listening on ${sink.url} (US ${sink.usUrl}, EU ${sink.euUrl}); ` +
     `sources: ${Object.keys(writeKeys).join(", ") || "(none: every key is recorded as invalid)"}`);
+  if (!controlToken) console.log("[segment-sink] SINK_CONTROL_TOKEN is not set: POST/DELETE /faults and DELETE /batches are refused");
   const stop = () => sink.close().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

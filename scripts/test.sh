@@ -20,6 +20,9 @@ echo "== end-to-end tests (built Worker under Miniflare/workerd, pkg/ against th
 mkdir -p .tmp
 TMPDIR="$PWD/.tmp" npm run --silent test:e2e
 
+echo "== the real \`npm start\` (tests/local/: restarts keep queued events, no secret in logs, admin token per start, sink control, workerd dying)"
+TMPDIR="$PWD/.tmp" npm run --silent test:local
+
 echo "== the page in headless Chromium (tests/browser/)"
 bash scripts/setup-browser.sh
 TMPDIR="$PWD/.tmp" npm run --silent test:browser

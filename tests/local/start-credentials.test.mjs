@@ -1,0 +1,57 @@
+// `npm start`'s credentials: the demo write key never reaches wrangler's log files, the console or
+// a command line; the bearer token and the admin token are printed once, in the banner; the admin
+// token is a fresh one on every start (the previous one is refused).
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, test } from "node:test";
+import { DEV_VARS, readTree, request, startNpmStart } from "./npm-start.mjs";
+
+const count = (text, needle) => text.split(needle).length - 1;
+let running;
+after(async () => running?.stop());
+
+/** The admin token of .dev.vars as `npm start` left it. */
+const devVarsHas = (token) => readFileSync(DEV_VARS, "utf8").includes(token);
+
+test("npm start: no write key in wrangler's log files or the console; bearer and admin token once, in the banner", async () => {
+  running = await startNpmStart();
+  const demo = running.demo();
+  assert.ok(demo.write_key.length > 8 && demo.token.length > 8 && demo.admin_token.length > 8);
+  // The Worker answered: wrangler has written its log for the run (the seeding and `wrangler dev`).
+  const logs = readTree(running.logDir);
+  assert.ok(logs.length > 0, "wrangler wrote log files to WRANGLER_LOG_PATH");
+  assert.equal(logs.includes(demo.write_key), false, "the write key is in wrangler's log files");
+  assert.equal(logs.includes(demo.token), false, "the bearer token is in wrangler's log files");
+  assert.equal(logs.includes(demo.admin_token), false, "the admin token is in wrangler's log files");
+  const out = running.output();
+  assert.equal(out.includes(demo.write_key), false, "the write key is printed on the console");
+  assert.equal(count(out, demo.token), 1, "the bearer token is printed exactly once");
+  assert.equal(count(out, demo.admin_token), 1, "the admin token is printed exactly once");
+  const banner = out.slice(out.indexOf("LOCAL DEMO ONLY"));
+  assert.equal(banner.includes(demo.token) && banner.includes(demo.admin_token), true, "both tokens are in the banner");
+  // The running processes' command lines hold no secret either (`ps` shows them).
+  const { execFileSync } = await import("node:child_process");
+  const ps = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
+  assert.equal(ps.includes(demo.write_key) || ps.includes(demo.token) || ps.includes(demo.admin_token), false,
+    "a secret is on a command line");
+});
+
+test("npm start: a new admin token on every start, printed once; the previous one is refused", async () => {
+  if (!running || running.exit) running = await startNpmStart();
+  const first = running.demo().admin_token;
+  const ok = await request(`${running.relayUrl}/admin/connectors`, { token: first });
+  assert.equal(ok.status, 200, "the first run's admin token works in the first run");
+  await running.stop();
+
+  running = await startNpmStart();
+  const second = running.demo().admin_token;
+  assert.equal(second === first, false, "the admin token was regenerated");
+  assert.equal(devVarsHas(second), true, ".dev.vars holds the new admin token");
+  assert.equal(devVarsHas(first), false, ".dev.vars no longer holds the previous one");
+  assert.equal(count(running.output(), second), 1, "the new admin token is printed once");
+  const old = await request(`${running.relayUrl}/admin/connectors`, { token: first });
+  assert.equal(old.status, 401, "the previous admin token is refused");
+  const now = await request(`${running.relayUrl}/admin/connectors`, { token: second });
+  assert.equal(now.status, 200, "the new admin token works");
+});
