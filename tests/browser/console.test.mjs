@@ -358,6 +358,39 @@ test("pause and resume", async () => {
   assert.equal((await h.admin("GET", `/admin/connectors/${id}`)).json.config.paused, false);
 });
 
+test("quarantine: Inspect shows an event nested 5,000 levels deep, as stored", async () => {
+  // An event with no id is quarantined at ingest (missing_id) with its raw text; its property is
+  // nested 5,000 deep, which JSON.stringify of the parsed document cannot print.
+  const D_ID = "acme-deep";
+  const D_TOKEN = await seedConnector(D_ID);
+  const nested = (depth) => "[".repeat(depth) + "]".repeat(depth);
+  const event = '{"event_type":"users.messages.email.Open","time":1767225600,"user":{"external_user_id":"u-1"},'
+    + `"properties":{"big":9007199254740993,"deep":${nested(5_000)}}}`;
+  const res = await fetch(new URL(`v1/currents/${D_ID}`, server.url), {
+    method: "POST",
+    headers: { authorization: `Bearer ${D_TOKEN}`, "content-type": "application/json", "braze-currents-version": "1" },
+    body: `{"events":[${event}]}`,
+  });
+  const answer = await res.text();
+  assert.equal(res.status, 200, answer);
+  assert.equal(JSON.parse(answer).quarantined, 1, answer);
+
+  await openConnector(D_ID);
+  await page.waitForSelector("#q-list tbody tr");
+  const key = await page.getAttribute("#q-list tbody tr", "data-key");
+  await page.click("#q-list [data-inspect]");
+  await visible("#q-inspect");
+  const shown = await page.textContent("#q-inspect-json");
+  const stored = (await h.admin("GET", `/admin/quarantine/object?key=${encodeURIComponent(key)}`)).text;
+  const tokens = (text) => text.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^\s{}[\],:"]+/g);
+  assert.deepEqual(tokens(shown), tokens(stored), "the object as the Worker stores it, token for token");
+  assert.match(shown, /\n {2}"connector": "acme-deep"/, "indented");
+  assert.match(shown, /"big": 9007199254740993,/, "numbers as stored");
+  assert.ok(shown.includes(nested(4_900)), "the deep levels as raw text");
+  assert.match(await page.textContent("#q-inspect-note"), /deeper than 100 levels/);
+  assert.ok(await page.locator("#app-error").isHidden());
+});
+
 test("quarantine: list by reason, inspect one, replay one, replay all with a progress bar and totals", async () => {
   // One batch with a malformed event (no id) → a missing_id object at ingest; one batch Segment
   // refuses as a whole (404) → a segment_rejected object that replay delivers.
