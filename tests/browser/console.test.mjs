@@ -342,6 +342,38 @@ test("edit: write keys redacted and kept; the Worker's 422 errors appear at thei
   assert.match(await page.textContent("#detail-config"), /48 hours/);
 });
 
+test("edit: a destination and a route named __proto__ are saved like any other name", async () => {
+  const id = "acme-proto";
+  await seedConnector(id);
+  await openConnector(id);
+  await page.click("#edit");
+  await visible("#editor");
+  await page.click("#f-add-destination");
+  const added = page.locator("#f-destinations .destination").nth(1);
+  await added.getByLabel("Name").fill("__proto__");
+  await added.getByLabel("Region").selectOption("eu");
+  await added.getByLabel("Write key").fill(WRITE_KEY_EU);
+  await page.selectOption("#f-default", "main");
+  await page.selectOption("#f-routing-by", "app_id");
+  await page.click("#f-add-route");
+  const route = page.locator("#f-routes .route").first();
+  await route.getByLabel("Value").fill("__proto__");
+  await route.getByLabel("Goes to destination").selectOption("__proto__");
+  await page.click("#f-submit");
+  await page.waitForSelector("#editor", { state: "hidden" });
+
+  const stored = await h.admin("GET", `/admin/connectors/${id}`);
+  assert.equal(stored.status, 200, stored.text);
+  const c = stored.json.config; // JSON.parse keeps "__proto__" as an own key
+  assert.deepEqual(Object.keys(c.destinations).sort(), ["__proto__", "main"], stored.text);
+  assert.ok(Object.hasOwn(c.destinations, "__proto__"));
+  assert.equal(c.destinations.__proto__.region, "eu");
+  assert.equal(c.destinations.__proto__.write_key, `****${WRITE_KEY_EU.slice(-4)}`);
+  assert.equal(c.routing.by, "app_id");
+  assert.deepEqual(Object.keys(c.routing.routes), ["__proto__"], stored.text);
+  assert.equal(Object.getOwnPropertyDescriptor(c.routing.routes, "__proto__").value, "__proto__");
+});
+
 test("pause and resume", async () => {
   const id = "acme-pause";
   await seedConnector(id);
