@@ -3,7 +3,7 @@
 // events their Segment payload as pretty JSON in a <pre>, so people and tests read the same DOM.
 // Payloads arrive as JSON text and are shown as such (indented, never re-serialised: json-text.js),
 // so a number JavaScript cannot hold (9007199254740993, 1e400) reads as the Worker sends it, and
-// a value nested thousands of levels deep is shown (below 100 levels as its raw text).
+// a value nested thousands of levels deep is shown (its levels past the 100th as raw text).
 
 import { prettyJson } from "./json-text.js";
 
