@@ -4,6 +4,9 @@
 #   build/www/pkg/web/*     the translator for browsers (pkg/web, from scripts/build-pkg.sh)
 #   build/www/samples.json  Braze's sample events (tests/fixtures/braze-samples/users/**.json),
 #                           one object keyed by event_type, so the page works offline
+#   build/www/_headers      the security headers of every asset (Cloudflare's `_headers` format,
+#                           read by the asset handler, never served), taken from
+#                           src/web/security.rs: the pages get the headers the Worker's answers get
 # Every path is relative to the page, so the site works from any origin root. Needs pkg/web built.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,5 +42,22 @@ for (const file of files) {
 const sorted = Object.fromEntries(Object.keys(samples).sort().map((k) => [k, samples[k]]));
 writeFileSync(out, JSON.stringify(sorted) + "\n");
 console.error(`[build-www] ${out}: ${files.length} samples`);
+JS
+# The security headers: SECURITY_HEADERS of src/web/security.rs, each ("Name", CONST) with
+# `pub const CONST: &str = "value";` on one line. Anything else there fails the build.
+node --input-type=module - src/web/security.rs "$OUT/_headers" <<'JS'
+import { readFileSync, writeFileSync } from "node:fs";
+const [src, out] = process.argv.slice(2);
+const rust = readFileSync(src, "utf8");
+const table = rust.match(/pub const SECURITY_HEADERS: \[\(&str, &str\); (\d+)\] = \[([^\]]*)\];/);
+if (!table) throw new Error(`${src}: SECURITY_HEADERS not found`);
+const rows = [...table[2].matchAll(/\("([A-Za-z-]+)", ([A-Z_]+)\)/g)].map(([, name, constant]) => {
+  const value = rust.match(new RegExp(`^pub const ${constant}: &str = "([^"\\\\\n]*)";$`, "m"));
+  if (!value) throw new Error(`${src}: ${constant} is not a one-line string constant`);
+  return `  ${name}: ${value[1]}`;
+});
+if (rows.length !== Number(table[1])) throw new Error(`${src}: read ${rows.length} of ${table[1]} headers`);
+writeFileSync(out, `/*\n${rows.join("\n")}\n`);
+console.error(`[build-www] ${out}: ${rows.length} headers`);
 JS
 echo "[build-www] $OUT: $(find "$OUT" -type f | wc -l) files, $(du -sk "$OUT" | cut -f1) KB" >&2

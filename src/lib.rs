@@ -18,7 +18,7 @@
 //! | [`quarantine`] | quarantine documents, keys, listing, replay; R2 and the quarantine admin routes |
 //! | [`stats`] | counters, deltas and their merge; the stats Durable Object |
 //! | [`admin`] | the admin route table, token check, connector bodies; the admin handlers |
-//! | [`web`] | routing, problem+json answers, CORS, the request log line |
+//! | [`web`] | routing, problem+json answers, CORS, security headers, the request log line |
 //! | `entry` | the Worker's `fetch` and `queue` entry points, the platform clock and randomness (wasm32) |
 //! | `wasm` | the `pkg/` wrapper for browsers and Node (feature `browser`) |
 //!

@@ -39,8 +39,11 @@ export function adminUrl(path, query = {}) {
   return url;
 }
 
-/** One admin call; resolves to the parsed JSON body (null for 204), throws AdminError. */
-export async function call(method, path, { query, body, token = session.get() } = {}) {
+/**
+ * One admin call; resolves to the parsed JSON body (null for 204), or with `text: true` to the
+ * body's text as the Worker sent it; throws AdminError.
+ */
+export async function call(method, path, { query, body, token = session.get(), text: asText = false } = {}) {
   const headers = { authorization: `Bearer ${token ?? ""}`, accept: "application/json" };
   const init = { method, headers, credentials: "omit", cache: "no-store" };
   if (body !== undefined) {
@@ -54,6 +57,7 @@ export async function call(method, path, { query, body, token = session.get() } 
     throw new AdminError(0, { detail: `the Worker could not be reached (${e.message})` });
   }
   const text = await res.text();
+  if (res.ok && asText) return text;
   let json = null;
   try {
     json = text ? JSON.parse(text) : null;
@@ -83,5 +87,7 @@ export const api = {
   stats: (id) => call("GET", `connectors/${enc(id)}/stats`),
   quarantine: (connector, reason) => call("GET", "quarantine", { query: { connector, reason } }),
   quarantineObject: (key) => call("GET", "quarantine/object", { query: { key } }),
+  /** The quarantine document as its JSON text: raw events are shown as Braze sent them. */
+  quarantineObjectText: (key) => call("GET", "quarantine/object", { query: { key }, text: true }),
   replayKey: (key) => call("POST", "quarantine/replay", { body: { key } }),
 };

@@ -21,6 +21,13 @@ let rowSeq = 0;
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const clone = (v) => JSON.parse(JSON.stringify(v ?? {}));
+/** `obj[key]` when `obj` has it as its own property: names typed in the form are data, and `__proto__` is a name. */
+const own = (obj, key) => (isObject(obj) && Object.hasOwn(obj, key) ? obj[key] : undefined);
+/**
+ * A map of names typed in the form (destinations, routes): no prototype, so `__proto__` or
+ * `constructor` are keys like any other (an object literal's `__proto__` setter would drop the row).
+ */
+const dataMap = () => Object.create(null);
 
 /** A control with its label and an error slot; `describedBy` lists extra hint ids. */
 function control(label, input, hint) {
@@ -130,11 +137,12 @@ export function readForm() {
   if (description) config.description = description;
   else delete config.description;
   const oldDests = isObject(base.destinations) ? base.destinations : {};
-  const destinations = {};
+  const destinations = dataMap();
   for (const row of $$("#f-destinations .destination")) {
     const name = row.querySelector("[data-part=name]").value.trim();
     const key = row.querySelector("[data-part=write_key]");
-    const d = { ...(isObject(oldDests[name]) ? oldDests[name] : {}), region: row.querySelector("[data-part=region]").value };
+    const old = own(oldDests, name);
+    const d = { ...(isObject(old) ? old : {}), region: row.querySelector("[data-part=region]").value };
     // An empty key on an existing destination sends its redacted form back: the Worker keeps the key.
     d.write_key = key.value.trim() || key.dataset.redacted || "";
     destinations[name] = d;
@@ -145,7 +153,7 @@ export function readForm() {
   else delete config.default_destination;
   const by = $("#f-routing-by").value;
   if (by) {
-    const routes = {};
+    const routes = dataMap();
     for (const r of $$("#f-routes .route")) {
       routes[r.querySelector("[data-part=value]").value] = r.querySelector("[data-part=destination]").value;
     }

@@ -70,15 +70,12 @@ function refresh() {
     return;
   }
   const started = performance.now();
+  let outcome;
   try {
-    const outcome = translateBatch(body, doc, $("#connector-id").value || undefined);
-    showBatchError(null);
-    showError(null);
-    renderSummary($("#summary"), outcome);
-    $(".result-tools").hidden = false;
-    renderEvents($("#events"), outcome, { show: $("#show").value, open: $("#expand").getAttribute("aria-pressed") === "true" });
-    $("#engine").textContent = `Translator ${version()} (WebAssembly) · ${(performance.now() - started).toFixed(1)} ms`;
+    outcome = translateBatch(body, doc, $("#connector-id").value || undefined);
   } catch (e) {
+    // Only what the translator throws is the Worker's answer (a 400, or an invalid config); a
+    // failure to show a result is the page's own error, never reported as the Worker's.
     const code = e?.code ?? "error";
     const message = e?.message ?? String(e);
     if (code === "invalid_config") {
@@ -91,7 +88,14 @@ function refresh() {
       showError(`This batch cannot be translated (${code}): ${message}`);
       clearResults("No result: the batch was rejected as a whole, as the Worker would answer 400.");
     }
+    return;
   }
+  showBatchError(null);
+  showError(null);
+  renderSummary($("#summary"), outcome);
+  $(".result-tools").hidden = false;
+  renderEvents($("#events"), outcome, { show: $("#show").value, open: $("#expand").getAttribute("aria-pressed") === "true" });
+  $("#engine").textContent = `Translator ${version()} (WebAssembly) · ${(performance.now() - started).toFixed(1)} ms`;
 }
 
 function setConfig(doc) {

@@ -1,10 +1,12 @@
 // The quarantine browser: a connector's objects (GET admin/quarantine?connector=&reason=), one
-// object as pretty JSON (GET admin/quarantine/object?key=), and replay: one object, or every
+// object as indented JSON text (GET admin/quarantine/object?key=; json-text.js: numbers as stored,
+// containers deeper than 100 levels as their raw text, so any event Braze sent can be read), and replay: one object, or every
 // listed object one by one (POST admin/quarantine/replay {"key"}) with a <progress> bar and the
 // running totals, so a long replay shows where it is and a failure stops at the object it names.
 
 import { api } from "./admin-api.js";
 import { $, el, plural } from "./dom.js";
+import { MAX_INDENT_DEPTH, indentJson } from "./json-text.js";
 
 let objects = [];
 let connectorId = null;
@@ -52,9 +54,14 @@ export async function loadQuarantine(id) {
 }
 
 async function inspect(key) {
-  const doc = await api.quarantineObject(key);
+  const { text, collapsed } = indentJson(await api.quarantineObjectText(key));
   $("#q-inspect-key").textContent = key;
-  $("#q-inspect-json").textContent = JSON.stringify(doc, null, 2);
+  $("#q-inspect-json").textContent = text;
+  const note = $("#q-inspect-note");
+  note.hidden = collapsed === 0;
+  note.textContent = collapsed
+    ? `Nested deeper than ${MAX_INDENT_DEPTH} levels: ${plural(collapsed, "value")} shown as raw text, on one line.`
+    : "";
   $("#q-inspect").hidden = false;
   $("#q-inspect-title").focus();
 }

@@ -1,8 +1,13 @@
 // Renders a translateBatch outcome (pkg/index.d.ts `Outcome`) as the summary and one list item per
 // input event, in input order. Every item carries its outcome in data- attributes and forwarded
 // events their Segment payload as pretty JSON in a <pre>, so people and tests read the same DOM.
-// Payloads arrive as JSON text and are shown as such (indented, never re-serialised), so a number
-// JavaScript cannot hold (9007199254740993, 1e400) reads as the Worker sends it.
+// Payloads arrive as JSON text and are shown as such (indented, never re-serialised: json-text.js),
+// so a number JavaScript cannot hold (9007199254740993, 1e400) reads as the Worker sends it, and
+// a value nested thousands of levels deep is shown (its levels past the 100th as raw text).
+
+import { prettyJson } from "./json-text.js";
+
+export { prettyJson };
 
 /** Why an event was filtered: what the connector chose (docs/DECISIONS.md "Translation"). */
 const FILTER_HINTS = {
@@ -33,39 +38,6 @@ function dotted(tag, cls, text) {
     if (i < parts.length - 1) node.append(document.createElement("wbr"));
   });
   return node;
-}
-
-/** JSON tokens: a string, a structural character, or a literal (number, true, false, null). */
-const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|[{}[\],:]|[^\s{}[\],:"]+/g;
-
-/**
- * Indents JSON text as `JSON.stringify(value, null, 2)` would, copying every token as written:
- * numbers keep their digits (`JSON.parse` would round 9007199254740993 and make 1e400 `Infinity`).
- */
-export function prettyJson(text) {
-  const tokens = text.match(JSON_TOKEN) ?? [];
-  let out = "";
-  let depth = 0;
-  const newline = () => `\n${"  ".repeat(depth)}`;
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if (t === "{" || t === "[") {
-      const close = t === "{" ? "}" : "]";
-      if (tokens[i + 1] === close) {
-        out += t + close;
-        i++;
-      } else {
-        depth++;
-        out += t + newline();
-      }
-    } else if (t === "}" || t === "]") {
-      depth--;
-      out += newline() + t;
-    } else if (t === ",") out += `,${newline()}`;
-    else if (t === ":") out += ": ";
-    else out += t;
-  }
-  return out;
 }
 
 const batches = (n) => `${n} Segment batch${n === 1 ? "" : "es"}`;

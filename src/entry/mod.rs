@@ -20,7 +20,7 @@ fn settings(env: &Env) -> Settings {
     settings
 }
 
-/// The fetch handler: route, handle, answer, log one line.
+/// The fetch handler: route, handle, answer (with the security headers), log one line.
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> ::worker::Result<Response> {
     let started_ms = clock::platform_ms();
@@ -48,6 +48,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> ::worker::Result<Res
     if let Some(origin) = &cors {
         web::add_cors_headers(&mut answer, origin);
     }
+    web::add_security_headers(&mut answer);
     if let Some(log) = log.as_mut() {
         log.finish(
             answer.status,

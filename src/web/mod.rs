@@ -1,5 +1,6 @@
 //! The HTTP face of the Worker, pure: the router, the one mapping from errors to problem+json
-//! answers, CORS for the admin API, the nearest-region rule and the request log line. The
+//! answers, CORS for the admin API, the security headers of every answer, the nearest-region rule
+//! and the request log line. The
 //! wasm32 part (`respond`) copies an [`Answer`] into a platform response.
 
 mod cors;
@@ -9,6 +10,7 @@ mod region;
 #[cfg(all(target_arch = "wasm32", feature = "edge"))]
 pub(crate) mod respond;
 mod route;
+mod security;
 
 pub use cors::{
     CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, add_cors_headers, allowed_origin, preflight,
@@ -21,6 +23,10 @@ pub use problem::{
 };
 pub use region::{EU_EEA_COUNTRIES, nearest_region};
 pub use route::{ADMIN_PREFIX, HEALTH_PATH, INGEST_PREFIX, Route, route};
+pub use security::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE_OPTIONS, FRAME_OPTIONS, REFERRER_POLICY,
+    SECURITY_HEADERS, add_security_headers,
+};
 
 /// Largest request body accepted (ingest and admin). Braze sends at most 100 events of up to
 /// 900 KB each, but in practice a batch is far smaller; over this limit the answer is 413 and

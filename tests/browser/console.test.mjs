@@ -355,6 +355,38 @@ test("the list tells a misconfigured connector from an active or paused one", as
   await h.kv.delete("connector:acme-broken");
 });
 
+test("edit: a destination and a route named __proto__ are saved like any other name", async () => {
+  const id = "acme-proto";
+  await seedConnector(id);
+  await openConnector(id);
+  await page.click("#edit");
+  await visible("#editor");
+  await page.click("#f-add-destination");
+  const added = page.locator("#f-destinations .destination").nth(1);
+  await added.getByLabel("Name").fill("__proto__");
+  await added.getByLabel("Region").selectOption("eu");
+  await added.getByLabel("Write key").fill(WRITE_KEY_EU);
+  await page.selectOption("#f-default", "main");
+  await page.selectOption("#f-routing-by", "app_id");
+  await page.click("#f-add-route");
+  const route = page.locator("#f-routes .route").first();
+  await route.getByLabel("Value").fill("__proto__");
+  await route.getByLabel("Goes to destination").selectOption("__proto__");
+  await page.click("#f-submit");
+  await page.waitForSelector("#editor", { state: "hidden" });
+
+  const stored = await h.admin("GET", `/admin/connectors/${id}`);
+  assert.equal(stored.status, 200, stored.text);
+  const c = stored.json.config; // JSON.parse keeps "__proto__" as an own key
+  assert.deepEqual(Object.keys(c.destinations).sort(), ["__proto__", "main"], stored.text);
+  assert.ok(Object.hasOwn(c.destinations, "__proto__"));
+  assert.equal(c.destinations.__proto__.region, "eu");
+  assert.equal(c.destinations.__proto__.write_key, `****${WRITE_KEY_EU.slice(-4)}`);
+  assert.equal(c.routing.by, "app_id");
+  assert.deepEqual(Object.keys(c.routing.routes), ["__proto__"], stored.text);
+  assert.equal(Object.getOwnPropertyDescriptor(c.routing.routes, "__proto__").value, "__proto__");
+});
+
 test("pause and resume", async () => {
   const id = "acme-pause";
   await seedConnector(id);
@@ -369,6 +401,39 @@ test("pause and resume", async () => {
   await page.waitForSelector("#pause:not([hidden])");
   assert.equal(await page.textContent("#detail-state"), "Active");
   assert.equal((await h.admin("GET", `/admin/connectors/${id}`)).json.config.paused, false);
+});
+
+test("quarantine: Inspect shows an event nested 5,000 levels deep, as stored", async () => {
+  // An event with no id is quarantined at ingest (missing_id) with its raw text; its property is
+  // nested 5,000 deep, which JSON.stringify of the parsed document cannot print.
+  const D_ID = "acme-deep";
+  const D_TOKEN = await seedConnector(D_ID);
+  const nested = (depth) => "[".repeat(depth) + "]".repeat(depth);
+  const event = '{"event_type":"users.messages.email.Open","time":1767225600,"user":{"external_user_id":"u-1"},'
+    + `"properties":{"big":9007199254740993,"deep":${nested(5_000)}}}`;
+  const res = await fetch(new URL(`v1/currents/${D_ID}`, server.url), {
+    method: "POST",
+    headers: { authorization: `Bearer ${D_TOKEN}`, "content-type": "application/json", "braze-currents-version": "1" },
+    body: `{"events":[${event}]}`,
+  });
+  const answer = await res.text();
+  assert.equal(res.status, 200, answer);
+  assert.equal(JSON.parse(answer).quarantined, 1, answer);
+
+  await openConnector(D_ID);
+  await page.waitForSelector("#q-list tbody tr");
+  const key = await page.getAttribute("#q-list tbody tr", "data-key");
+  await page.click("#q-list [data-inspect]");
+  await visible("#q-inspect");
+  const shown = await page.textContent("#q-inspect-json");
+  const stored = (await h.admin("GET", `/admin/quarantine/object?key=${encodeURIComponent(key)}`)).text;
+  const tokens = (text) => text.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^\s{}[\],:"]+/g);
+  assert.deepEqual(tokens(shown), tokens(stored), "the object as the Worker stores it, token for token");
+  assert.match(shown, /\n {2}"connector": "acme-deep"/, "indented");
+  assert.match(shown, /"big": 9007199254740993,/, "numbers as stored");
+  assert.ok(shown.includes(nested(4_900)), "the deep levels as raw text");
+  assert.match(await page.textContent("#q-inspect-note"), /deeper than 100 levels/);
+  assert.ok(await page.locator("#app-error").isHidden());
 });
 
 test("quarantine: list by reason, inspect one, replay one, replay all with a progress bar and totals", async () => {

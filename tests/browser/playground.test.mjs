@@ -334,3 +334,34 @@ test("the Console link leads to the operator Console (sign-in first)", async () 
   assert.match(await page.textContent("main"), /admin token/);
   await screenshot(page, "console");
 });
+
+test("the page shows what the Worker sends: a batch nested 12,000 deep is a 200, numbers are kept as written", async () => {
+  // The Worker answers 200 to this batch (tests/e2e/hostile.test.mjs: nesting is never recursed
+  // into): an event that is an array 12,000 deep is quarantined, an event whose property is 12,000
+  // deep (with numbers JavaScript cannot hold) is forwarded verbatim.
+  const nested = (depth) => "[".repeat(depth) + "]".repeat(depth);
+  const numbers = '"big":9007199254740993,"huge":1e400';
+  const forwarded = '{"id":"deep-1","event_type":"users.messages.email.Send","time":2033802504,'
+    + `"user":{"user_id":"b-1","external_user_id":"u-1"},"properties":{${numbers},"deep":${nested(12_000)}}}`;
+  const body = `{"events":[${forwarded},${nested(12_000)}]}`;
+  const out = relay.translateBatch(body, await page.inputValue("#config"), await page.inputValue("#connector-id"));
+  assert.deepEqual(out.summary, { received: 2, accepted: 1, filtered: 0, quarantined: 1, batches: 1 });
+
+  await afterRender(() => page.fill("#batch", body));
+  assert.ok(await page.locator("#error").isHidden(), await page.textContent("#error"));
+  assert.equal(await page.getAttribute("#batch", "aria-invalid"), "false");
+  const counts = await page.$$eval("[data-count]", (els) => Object.fromEntries(els.map((e) => [e.dataset.count, Number(e.textContent)])));
+  assert.deepEqual(counts, { received: 2, forwarded: 1, filtered: 0, quarantined: 1 });
+
+  // The shown text is the Worker's text token for token: only whitespace between tokens differs.
+  const tokens = (text) => text.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^\s{}[\],:"]+/g);
+  const payload = await page.textContent('#events li[data-index="0"] pre.payload');
+  const track = out.batches[0].events[0].json;
+  assert.deepEqual(tokens(payload), tokens(track));
+  assert.match(payload, /"big": 9007199254740993,/);
+  assert.match(payload, /"huge": 1e400,/);
+  assert.equal(await page.getAttribute('#events li[data-index="1"]', "data-reason"), "not_an_object");
+  const raw = await page.textContent('#events li[data-index="1"] pre.raw');
+  assert.deepEqual(tokens(raw), tokens(out.quarantined[0].raw));
+  assert.ok(raw.length < 100_000, `deep levels are shown as raw text, not indented (${raw.length} characters)`);
+});
