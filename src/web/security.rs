@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn every_answer_gets_the_headers_once() {
-        for mut answer in [health_answer(), Problem::NotFound.answer()] {
+        for mut answer in [health_answer(false), Problem::NotFound.answer()] {
             add_security_headers(&mut answer);
             add_security_headers(&mut answer);
             for (name, value) in SECURITY_HEADERS {
