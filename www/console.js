@@ -135,6 +135,15 @@ function connectorRow(c) {
 }
 
 async function loadConnectors() {
+  try {
+    await renderConnectors();
+  } finally {
+    // A counter tests (and anything else) can wait on: the list shown is the one just loaded.
+    document.body.dataset.listLoads = String(Number(document.body.dataset.listLoads ?? 0) + 1);
+  }
+}
+
+async function renderConnectors() {
   const box = $("#connectors");
   let res;
   try {
