@@ -44,21 +44,7 @@ pub async fn handle(batch: MessageBatch<String>, env: Env, settings: Settings) {
         };
         match perform(&env, &settings, action, &facts, &mut tally).await {
             None => message.ack(),
-            Some(intended) => {
-                // The platform's timestamp is the message's send time, kept across its retries.
-                let sent_ms = message.timestamp().as_millis();
-                let waited = Duration::from_millis(clock::platform_ms().saturating_sub(sent_ms));
-                let secs = settings.platform_retry_secs(intended, waited);
-                console_log!(
-                    "{}",
-                    platform_retry_line(&queue, &message.id(), waited.as_secs(), secs)
-                );
-                message.retry_with_options(
-                    &QueueRetryOptionsBuilder::new()
-                        .with_delay_seconds(secs)
-                        .build(),
-                );
-            }
+            Some(intended) => platform_retry(&message, &queue, &settings, intended),
         }
     }
     for (object, delta) in &tally.by_object {
@@ -66,6 +52,24 @@ pub async fn handle(batch: MessageBatch<String>, env: Env, settings: Settings) {
     }
     let ms = clock::platform_ms().saturating_sub(started);
     console_log!("{}", consumer_line(&queue, count, &tally, ms));
+}
+
+/// Leaves `message` to the platform's retry, after the delay the settings give for the wait it
+/// was meant to get and the time it has already waited (logged).
+fn platform_retry(message: &RawMessage, queue: &str, settings: &Settings, intended: Duration) {
+    // The platform's timestamp is the message's send time, kept across its retries.
+    let sent_ms = message.timestamp().as_millis();
+    let waited = Duration::from_millis(clock::platform_ms().saturating_sub(sent_ms));
+    let secs = settings.platform_retry_secs(intended, waited);
+    console_log!(
+        "{}",
+        platform_retry_line(queue, &message.id(), waited.as_secs(), secs)
+    );
+    message.retry_with_options(
+        &QueueRetryOptionsBuilder::new()
+            .with_delay_seconds(secs)
+            .build(),
+    );
 }
 
 /// The body as text: our producers send strings; anything else is serialised for quarantine.
