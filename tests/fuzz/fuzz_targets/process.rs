@@ -23,7 +23,6 @@ fuzz_target!(|data: &[u8]| {
         connector_id: common::CONNECTOR_ID,
         nearest_region: nearest,
         received_ms: 0,
-        received_ms: 0,
     };
     if let Ok(outcome) = process(body, config, &ctx) {
         common::check_outcome(&outcome, config, nearest);

@@ -172,7 +172,6 @@ fuzz_target!(|batch: Batch| {
         connector_id: common::CONNECTOR_ID,
         nearest_region: nearest,
         received_ms: 0,
-        received_ms: 0,
     };
     let outcome = process(body.as_bytes(), config, &ctx).expect("a JSON batch is a batch");
     assert_eq!(outcome.received, events.len());
