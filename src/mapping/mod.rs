@@ -38,6 +38,18 @@ impl EventSpec {
         self.properties.binary_search(&property).is_ok()
     }
 
+    /// Whether the table describes `field` for this type: a property Braze's export lists, a
+    /// field it moves into `context`, renames or drops, or one forwarded by a general rule.
+    /// Anything else arriving on this type is schema drift.
+    pub fn documents(&self, field: &str) -> bool {
+        self.lists_property(field)
+            || never_forwarded(field)
+            || self.dropped.contains(&field)
+            || self.context_device.iter().any(|(_, from)| *from == field)
+            || self.context_traits.iter().any(|(_, from)| *from == field)
+            || self.renames.iter().any(|(from, _)| *from == field)
+    }
+
     /// The Segment event name under a naming profile.
     pub fn name_for(&self, profile: NamingProfile) -> &'static str {
         match profile {
