@@ -4,7 +4,7 @@
 
 /** What the page starts with: the defaults spelled out, so the textarea shows what can change. */
 export const DEFAULT_CONFIG = {
-  naming: { profile: "braze", custom_event_names: false },
+  naming: { profile: "braze", custom_event_names: true },
   identity: { include_anonymous: false },
   events: { forward_unknown: true },
   message_id: "connector",
@@ -34,7 +34,7 @@ export function readConfig(text) {
   }
 }
 
-/** Builds the 50 event-type checkboxes and the rename type list once the translator is loaded. */
+/** Builds the event-type checkboxes (one per known type) and the rename type list once the translator is loaded. */
 export function buildTypeControls(knownTypes) {
   $("#types").replaceChildren(...knownTypes.map((type) => {
     const label = document.createElement("label");
@@ -52,7 +52,7 @@ export function syncForm(doc) {
   const events = isObject(doc.events) ? doc.events : {};
   for (const r of $$("input[name=profile]")) r.checked = r.value === (naming.profile ?? "braze");
   for (const r of $$("input[name=message-id]")) r.checked = r.value === (doc.message_id ?? "connector");
-  $("#custom-event-names").checked = naming.custom_event_names === true;
+  $("#custom-event-names").checked = naming.custom_event_names !== false;
   $("#include-anonymous").checked = identity.include_anonymous === true;
   $("#forward-unknown").checked = events.forward_unknown !== false;
   const chosen = Array.isArray(events.include);

@@ -160,7 +160,7 @@ impl Default for EventSelection {
 }
 
 /// Event naming (CONTRACTS §3 decision 2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Naming {
     /// Published name set for known types.
@@ -169,9 +169,20 @@ pub struct Naming {
     /// Event type → Segment name, for any type (known, behaviour or unknown). Wins over all else.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, String>,
-    /// Name `users.behaviors.CustomEvent` events after their own `name` property.
-    #[serde(default)]
+    /// Name `users.behaviors.CustomEvent` events after their own `name` property (the default);
+    /// off, or without a usable `name`, they are named "Custom Event".
+    #[serde(default = "yes")]
     pub custom_event_names: bool,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Naming {
+            profile: NamingProfile::default(),
+            overrides: BTreeMap::new(),
+            custom_event_names: true,
+        }
+    }
 }
 
 /// Who is forwarded (CONTRACTS §3 decision 4).

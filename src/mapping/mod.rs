@@ -28,6 +28,10 @@ pub struct EventSpec {
     pub dropped: &'static [&'static str],
     /// Properties Braze's export sends, sorted (documentation and golden checks; others pass too).
     pub properties: &'static [&'static str],
+    /// Other fields Braze documents for this type (its storage glossary, its official samples)
+    /// that its Segment export does not list, sorted: forwarded unchanged as properties, and not
+    /// schema drift.
+    pub passthrough: &'static [&'static str],
     /// Whether `user.user_id` is always present (false only for inbound SMS/WhatsApp).
     pub user_id_required: bool,
 }
@@ -43,6 +47,7 @@ impl EventSpec {
     /// Anything else arriving on this type is schema drift.
     pub fn documents(&self, field: &str) -> bool {
         self.lists_property(field)
+            || self.passthrough.binary_search(&field).is_ok()
             || never_forwarded(field)
             || self.dropped.contains(&field)
             || self.context_device.iter().any(|(_, from)| *from == field)
@@ -75,6 +80,17 @@ pub enum NamingProfile {
 const ALWAYS_DROPPED: [&str; 2] = ["os_version", "sending_ip"];
 /// Suffix of deprecated API-id properties, never forwarded.
 const DEPRECATED_SUFFIX: &str = "_api_id";
+
+/// `(context.device key, property)` moved on event types the table does not know: the general
+/// rule of the table (CONTRACTS §3 decision 3, docs/DECISIONS.md).
+pub const UNKNOWN_CONTEXT_DEVICE: &[(&str, &str)] = &[("model", "device_model")];
+/// `(context.traits key, property)` moved on event types the table does not know. Both phone
+/// fields map to `phone`: the first present wins and the other stays a property.
+pub const UNKNOWN_CONTEXT_TRAITS: &[(&str, &str)] = &[
+    ("email", "email_address"),
+    ("phone", "user_phone_number"),
+    ("phone", "to_phone_number"),
+];
 
 /// Whether a property is dropped from every event, known or not.
 pub fn never_forwarded(property: &str) -> bool {
@@ -136,10 +152,12 @@ mod tests {
 
     #[test]
     fn table_matches_reference() {
+        // The seed's 50 types are unchanged; the others are checked against the glossary in
+        // `tests/reference.rs`.
         let reference = reference();
-        assert_eq!(reference.len(), table::EVENT_SPECS.len());
-        for spec in &table::EVENT_SPECS {
-            let r = &reference[spec.event_type];
+        assert_eq!(reference.len(), 50);
+        for (event_type, r) in &reference {
+            let spec = lookup(event_type).unwrap();
             if let Some(name) = r["segment_event"].as_str() {
                 assert_eq!(spec.name, name, "{}", spec.event_type);
             }
@@ -162,11 +180,12 @@ mod tests {
             assert!(w[0].event_type < w[1].event_type);
         }
         for s in &table::EVENT_SPECS {
-            assert!(
-                s.properties.windows(2).all(|w| w[0] < w[1]),
-                "{}",
-                s.event_type
-            );
+            for list in [s.properties, s.passthrough] {
+                assert!(list.windows(2).all(|w| w[0] < w[1]), "{}", s.event_type);
+            }
+            for field in s.passthrough {
+                assert!(!s.lists_property(field), "{} {field}", s.event_type);
+            }
         }
     }
 
@@ -236,7 +255,23 @@ mod tests {
 
     #[test]
     fn unknown_type_is_none() {
-        assert!(lookup("users.behaviors.CustomEvent").is_none());
-        assert_eq!(known_event_types().count(), 50);
+        assert!(lookup("users.messages.banner.Dismiss").is_none());
+        assert!(lookup("users.behaviors.CustomEvent").is_some());
+        assert_eq!(known_event_types().count(), 82);
+    }
+
+    #[test]
+    fn documents_what_the_table_describes_and_nothing_else() {
+        let open = lookup("users.messages.email.Open").unwrap();
+        for field in ["campaign_id", "email_address", "os_version", "x_api_id"] {
+            assert!(open.documents(field), "{field}");
+        }
+        assert!(!open.documents("brand_new_field"));
+        let abort = lookup("users.messages.email.Abort").unwrap();
+        assert!(abort.documents("canvas_step_message_variation_id"));
+        let click = lookup("users.messages.email.Click").unwrap();
+        assert!(click.documents("url") && click.documents("link_url"));
+        let custom = lookup(CUSTOM_EVENT_TYPE).unwrap();
+        assert!(custom.documents("custom_properties") && !custom.documents("properties"));
     }
 }

@@ -88,24 +88,31 @@ pub fn translate<'c>(
     let mut device: Vec<(&str, PropValue<'_>)> = Vec::new();
     let mut traits: Vec<(&str, PropValue<'_>)> = Vec::new();
     let mut renamed: Vec<(&str, PropValue<'_>)> = Vec::new();
+    let (device_from, traits_from, renames, dropped) = match ev.spec {
+        Some(spec) => (
+            spec.context_device,
+            spec.context_traits,
+            spec.renames,
+            spec.dropped,
+        ),
+        None => (
+            mapping::UNKNOWN_CONTEXT_DEVICE,
+            mapping::UNKNOWN_CONTEXT_TRAITS,
+            &[][..],
+            &[][..],
+        ),
+    };
     for (key, value) in &ev.properties.0 {
         let key = key.as_ref();
-        if value.get() == "null" || mapping::never_forwarded(key) {
+        if value.get() == "null" || mapping::never_forwarded(key) || dropped.contains(&key) {
             continue;
         }
         let value = PropValue::Raw(value);
-        let Some(spec) = ev.spec else {
-            properties.push((key, value));
-            continue;
-        };
-        if spec.dropped.contains(&key) {
-            continue;
-        }
-        if let Some((to, _)) = spec.context_device.iter().find(|(_, from)| *from == key) {
-            device.push((to, value));
-        } else if let Some((to, _)) = spec.context_traits.iter().find(|(_, from)| *from == key) {
-            traits.push((to, value));
-        } else if let Some((_, to)) = spec.renames.iter().find(|(from, _)| *from == key) {
+        if let Some((to, _)) = device_from.iter().find(|(_, from)| *from == key) {
+            place(&mut device, &mut properties, to, key, value);
+        } else if let Some((to, _)) = traits_from.iter().find(|(_, from)| *from == key) {
+            place(&mut traits, &mut properties, to, key, value);
+        } else if let Some((_, to)) = renames.iter().find(|(from, _)| *from == key) {
             renamed.push((to, value));
         } else {
             properties.push((key, value));
@@ -146,6 +153,22 @@ pub fn translate<'c>(
         message_id,
         json,
     })
+}
+
+/// Moves a property into a `context` section, unless another property already filled that key
+/// there (an unknown type with both phone fields): then it stays a property, never lost.
+fn place<'e>(
+    section: &mut Vec<(&'e str, PropValue<'e>)>,
+    properties: &mut Vec<(&'e str, PropValue<'e>)>,
+    to: &'e str,
+    key: &'e str,
+    value: PropValue<'e>,
+) {
+    if section.iter().any(|(k, _)| *k == to) {
+        properties.push((key, value));
+    } else {
+        section.push((to, value));
+    }
 }
 
 fn select(ev: &ValidEvent<'_>, config: &ConnectorConfig) -> Result<(), FilterReason> {
@@ -208,10 +231,7 @@ fn event_name<'a>(ev: &'a ValidEvent<'_>, config: &'a ConnectorConfig) -> Cow<'a
     {
         return Cow::Borrowed(name);
     }
-    if let Some(spec) = ev.spec {
-        return Cow::Borrowed(spec.name_for(naming.profile));
-    }
-    if naming.custom_event_names && ev.event_type == CUSTOM_EVENT_TYPE {
+    if naming.custom_event_names && canonical == Some(CUSTOM_EVENT_TYPE) {
         let own = ev
             .properties
             .0
@@ -222,6 +242,9 @@ fn event_name<'a>(ev: &'a ValidEvent<'_>, config: &'a ConnectorConfig) -> Cow<'a
         if let Some(name) = own {
             return Cow::Owned(name);
         }
+    }
+    if let Some(spec) = ev.spec {
+        return Cow::Borrowed(spec.name_for(naming.profile));
     }
     Cow::Borrowed(&ev.event_type)
 }

@@ -176,34 +176,82 @@ fn naming_profiles_and_overrides() {
 }
 
 #[test]
-fn custom_event_names_are_opt_in() {
+fn custom_events_are_named_after_their_own_name() {
     let ev = json!({"event_type": "users.behaviors.CustomEvent", "id": "e", "time": 1,
         "user": {"user_id": "b", "external_user_id": "u"},
-        "properties": {"name": "Level \"Up\" 🎮", "custom_properties": {"level": 3}, "platform": "ios"}});
+        "properties": {"name": "Level \"Up\" 🎮", "custom_properties": {"level": 3},
+                       "platform": "ios", "device_model": "iPhone"}});
     let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
-    assert_eq!(out["event"], "users.behaviors.CustomEvent");
-    assert_eq!(
-        out["properties"]["platform"], "ios",
-        "unknown types keep every property"
-    );
-    let named = config(json!({"naming": {"custom_event_names": true}}));
-    let (_, _, out) = run(&ev, &named).unwrap();
     assert_eq!(out["event"], "Level \"Up\" 🎮");
+    assert_eq!(
+        out["properties"]["name"], "Level \"Up\" 🎮",
+        "name stays a property"
+    );
     assert_eq!(out["properties"]["custom_properties"], json!({"level": 3}));
+    assert_eq!(
+        out["context"]["device"],
+        json!({"model": "iPhone", "type": "ios"})
+    );
+    let fixed = config(json!({"naming": {"custom_event_names": false}}));
+    assert_eq!(run(&ev, &fixed).unwrap().2["event"], "Custom Event");
+    for blank in [json!(""), json!("  "), json!(7), Value::Null] {
+        let mut unnamed = ev.clone();
+        unnamed["properties"]["name"] = blank;
+        let (_, _, out) = run(&unnamed, &config(json!({}))).unwrap();
+        assert_eq!(out["event"], "Custom Event");
+    }
+    let overridden =
+        config(json!({"naming": {"overrides": {"users.behaviors.CustomEvent": "Custom"}}}));
+    assert_eq!(run(&ev, &overridden).unwrap().2["event"], "Custom");
 }
 
 #[test]
-fn unknown_type_forwards_raw_name_and_all_properties() {
+fn new_channels_keep_their_prefix_and_the_bare_name_is_an_override_away() {
+    let mut ev = email_open();
+    ev["event_type"] = json!("users.messages.rcs.Send");
+    assert_eq!(run(&ev, &config(json!({}))).unwrap().2["event"], "RCS Sent");
+    ev["event_type"] = json!("users.messages.line.Send");
+    assert_eq!(
+        run(&ev, &config(json!({}))).unwrap().2["event"],
+        "LINE Sent"
+    );
+    let bare = config(json!({"naming": {"overrides": {"users.messages.line.Send": "Sent"}}}));
+    assert_eq!(run(&ev, &bare).unwrap().2["event"], "Sent");
+}
+
+#[test]
+fn unknown_type_forwards_raw_name_and_places_people_data_in_context() {
     let ev = json!({"event_type": "users.messages.hologram.Send", "id": "e", "time": 1,
         "user": {"user_id": "b", "external_user_id": "u", "device_id": "d"},
-        "properties": {"email_address": "a@b.c", "platform": "web", "x_api_id": "old", "nested": {"a": null}}});
+        "properties": {"email_address": "a@b.c", "platform": "web", "x_api_id": "old", "os_version": "1",
+                       "device_model": "Holo 1", "user_phone_number": "+15550001", "nested": {"a": null}}});
     let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
     assert_eq!(out["event"], "users.messages.hologram.Send");
     assert_eq!(
         out["properties"],
-        json!({"email_address": "a@b.c", "platform": "web", "nested": {"a": null}, "device_id": "d"})
+        json!({"platform": "web", "nested": {"a": null}, "device_id": "d"})
     );
-    assert_eq!(out["context"]["traits"], json!({}));
+    assert_eq!(
+        out["context"]["traits"],
+        json!({"email": "a@b.c", "phone": "+15550001"})
+    );
+    assert_eq!(out["context"]["device"], json!({"model": "Holo 1"}));
+}
+
+#[test]
+fn unknown_type_with_two_phone_numbers_keeps_the_second_as_a_property() {
+    let ev = json!({"event_type": "users.messages.hologram.Send", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u"},
+        "properties": {"to_phone_number": "+15550002", "user_phone_number": "+15550001"}});
+    let (_, _, out) = run(&ev, &config(json!({}))).unwrap();
+    assert_eq!(out["context"]["traits"], json!({"phone": "+15550002"}));
+    assert_eq!(out["properties"], json!({"user_phone_number": "+15550001"}));
+    let text = out.to_string();
+    assert_eq!(
+        text.matches("\"phone\"").count(),
+        1,
+        "no duplicate key: {text}"
+    );
 }
 
 #[test]

@@ -159,14 +159,14 @@ test("all samples: every event shows exactly what pkg/node translateBatch gives"
   await screenshot(page, "samples");
 });
 
-test("the 50 golden types show their golden event names and payloads", async () => {
+test("the 82 golden types show their golden event names and payloads", async () => {
   const goldens = loadGoldens();
-  assert.equal(goldens.length, 50);
+  assert.equal(goldens.length, 82);
   // tests/golden/connector.json is the default config; only the connector id enters the messageId.
   await afterRender(() => page.fill("#connector-id", "golden"));
   await pasteBatch(goldens.map((g) => g.braze));
   const shown = await shownEvents();
-  assert.equal(shown.length, 50);
+  assert.equal(shown.length, 82);
   shown.forEach((row, i) => {
     assert.equal(row.outcome, "forwarded", goldens[i].braze.event_type);
     assert.equal(row.name, goldens[i].segment.event, goldens[i].braze.event_type);

@@ -1,4 +1,4 @@
-// Each of the 50 golden Braze samples through the built Worker to the sink, compared with the
+// Each of the 82 golden events (one per known type) through the built Worker to the sink, compared with the
 // expected Segment event in tests/golden/<type>.segment.json (deep-equal on parsed JSON).
 
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { GOLDEN_DIR, loadGoldens, newToken, sha256hex, startHarness } from "./harness.mjs";
 
 const CONNECTOR = "golden";
-const KNOWN_TYPES = 50;
+const KNOWN_TYPES = 82;
 const goldens = loadGoldens();
 const config = JSON.parse(readFileSync(path.join(GOLDEN_DIR, "connector.json"), "utf8"));
 // Only the token hash differs from the golden config; it does not affect the output.

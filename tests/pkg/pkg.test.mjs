@@ -147,7 +147,7 @@ test("pkg throws structured errors", () => {
     );
   }
   assert.throws(() => relay.translateBatch("{}", "{not json"), (e) => e.code === "invalid_config" && e.errors[0].field === "");
-  assert.equal(relay.knownEventTypes().length, 50);
+  assert.equal(relay.knownEventTypes().length, 82);
 });
 
 test("pkg validateConfig takes an object or JSON text and returns a plain object", () => {
