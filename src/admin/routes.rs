@@ -49,6 +49,16 @@ pub enum AdminRoute<'a> {
         /// Connector id (syntax-checked).
         connector: &'a str,
     },
+    /// `GET /admin/connectors/{id}/drift`: what Braze sent that the mapping table does not describe.
+    ConnectorDrift {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+    },
+    /// `DELETE /admin/connectors/{id}/drift`: empties the drift report.
+    ConnectorDriftReset {
+        /// Connector id (syntax-checked).
+        connector: &'a str,
+    },
     /// `GET /admin/quarantine?connector=ID[&reason=CODE]`.
     QuarantineList,
     /// `GET /admin/quarantine/object?key=K`.
@@ -131,6 +141,20 @@ const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        pattern: &["connectors", "{id}", "drift"],
+        build: |id| AdminRoute::ConnectorDrift {
+            connector: id.unwrap_or_default(),
+        },
+    },
+    RouteSpec {
+        method: "DELETE",
+        pattern: &["connectors", "{id}", "drift"],
+        build: |id| AdminRoute::ConnectorDriftReset {
+            connector: id.unwrap_or_default(),
+        },
+    },
+    RouteSpec {
+        method: "GET",
         pattern: &["quarantine"],
         build: |_| AdminRoute::QuarantineList,
     },
@@ -181,6 +205,7 @@ fn allow_header(methods: &[&'static str]) -> &'static str {
     match methods {
         ["GET", "POST"] => "GET, POST",
         ["GET", "PUT", "DELETE"] => "GET, PUT, DELETE",
+        ["GET", "DELETE"] => "GET, DELETE",
         [one, ..] => one,
         [] => "",
     }
@@ -252,6 +277,24 @@ mod tests {
         assert_eq!(
             admin_route("GET", "/admin/connectors/acme/stats"),
             Ok(AdminRoute::ConnectorStats { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("GET", "/admin/connectors/acme/drift"),
+            Ok(AdminRoute::ConnectorDrift { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("DELETE", "/admin/connectors/acme/drift"),
+            Ok(AdminRoute::ConnectorDriftReset { connector: "acme" })
+        );
+        assert_eq!(
+            admin_route("POST", "/admin/connectors/acme/drift"),
+            Err(Problem::MethodNotAllowed {
+                allow: "GET, DELETE"
+            })
+        );
+        assert_eq!(
+            admin_route("GET", "/admin/connectors/a.b/drift"),
+            Err(Problem::NotFound)
         );
         assert_eq!(
             admin_route("GET", "/admin/quarantine"),
@@ -338,7 +381,7 @@ mod tests {
     fn every_admin_route_requires_the_admin_token() {
         let examples = admin_route_examples("acme");
         assert_eq!(examples.len(), ROUTES.len());
-        assert!(examples.len() >= 12, "{examples:?}");
+        assert!(examples.len() >= 14, "{examples:?}");
         let token = Some("s3cret-admin");
         for (method, path) in &examples {
             for (auth, configured) in [

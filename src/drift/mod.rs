@@ -9,7 +9,9 @@
 //! [`crate::pipeline::process`], whose `Outcome` carries the batch's report), the bounded
 //! [`Report`] with its [`Report::merge`] and [`Report::reset`], and the admin answer. The report
 //! lives in the connector's stats Durable Object (one per connector generation, see
-//! [`crate::stats::object_name`]) under its own storage key [`DRIFT_STORAGE_KEY`].
+//! [`crate::stats::object_name`]) under its own storage key [`DRIFT_STORAGE_KEY`]: ingest sends
+//! a batch's report with its stats delta ([`crate::stats::IngestDelta`]). On wasm32, `edge`
+//! answers `GET` and `DELETE /admin/connectors/{id}/drift`.
 //!
 //! Every bound holds whatever Braze sends: at most [`MAX_TYPES`] type entries and
 //! [`MAX_FIELDS`] field entries (occurrences that find their list full are counted in
@@ -18,6 +20,8 @@
 //! Durable Object value's 2 MB. An event whose properties are all documented costs one table
 //! lookup per property and allocates nothing.
 
+#[cfg(all(target_arch = "wasm32", feature = "edge"))]
+pub(crate) mod edge;
 mod report;
 
 use std::borrow::Cow;

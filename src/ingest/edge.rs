@@ -51,7 +51,7 @@ pub async fn handle(
             env.clone(),
             object_name(connector, config.generation.as_deref()),
         );
-        ctx.wait_until(async move { stats_object::add(&env, &object, &delta).await });
+        ctx.wait_until(async move { stats_object::add_ingest(&env, &object, &delta).await });
     }
     Ok(web::json_answer(200, plan.summary.to_json()))
 }

@@ -5,9 +5,23 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::{LastError, Stats};
 use crate::delivery::HoldReason;
+use crate::drift;
 use crate::pipeline::Outcome;
+
+/// What ingest sends its connector's stats object, in one call per request: the stats delta
+/// and the batch's drift report (left out when empty, and then never written).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestDelta {
+    /// The request's counters ([`ingest_delta`]).
+    pub stats: Stats,
+    /// What the batch carried that the mapping table does not describe.
+    #[serde(default, skip_serializing_if = "drift::Report::is_empty")]
+    pub drift: drift::Report,
+}
 
 /// What one finished delivery step adds to a connector's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
