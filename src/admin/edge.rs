@@ -6,7 +6,6 @@ use ::worker::{Env, Request, console_log};
 
 use super::{AdminRoute, authorized_admin_route, connectors_edge as connectors};
 use crate::config::{ADMIN_TOKEN_SECRET, Settings};
-use crate::drift::edge as drift;
 use crate::entry::clock;
 use crate::quarantine::edge as quarantine;
 use crate::stats::object as stats;
@@ -55,9 +54,7 @@ async fn route(req: &mut Request, env: &Env, settings: &Settings) -> Result<Answ
         AdminRoute::SetPaused { connector, paused } => {
             connectors::set_paused(env, connector, paused).await
         }
-        AdminRoute::ConnectorStats { connector } => stats::answer(env, connector).await,
-        AdminRoute::ConnectorDrift { connector } => drift::answer(env, connector).await,
-        AdminRoute::ConnectorDriftReset { connector } => drift::reset(env, connector).await,
+        AdminRoute::ConnectorStats { connector, view } => stats::answer(env, connector, view).await,
         AdminRoute::QuarantineList => quarantine::list(env, &query).await,
         AdminRoute::QuarantineObject => quarantine::object(env, &query).await,
         AdminRoute::QuarantineReplay => {

@@ -10,8 +10,8 @@
 //! [`Report`] with its [`Report::merge`] and [`Report::reset`], and the admin answer. The report
 //! lives in the connector's stats Durable Object (one per connector generation, see
 //! [`crate::stats::object_name`]) under its own storage key [`DRIFT_STORAGE_KEY`]: ingest sends
-//! a batch's report with its stats delta ([`crate::stats::IngestDelta`]). On wasm32, `edge`
-//! answers `GET` and `DELETE /admin/connectors/{id}/drift`.
+//! a batch's report with its stats delta ([`crate::stats::IngestDelta`]), and the object answers
+//! `GET` and `DELETE /admin/connectors/{id}/drift` ([`crate::stats::ObjectView`]).
 //!
 //! Every bound holds whatever Braze sends: at most [`MAX_TYPES`] type entries and
 //! [`MAX_FIELDS`] field entries (occurrences that find their list full are counted in
@@ -20,13 +20,11 @@
 //! Durable Object value's 2 MB. An event whose properties are all documented costs one table
 //! lookup per property and allocates nothing.
 
-#[cfg(all(target_arch = "wasm32", feature = "edge"))]
-pub(crate) mod edge;
 mod report;
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use report::{Entry, Report};
 
@@ -44,8 +42,7 @@ pub const DRIFT_STORAGE_KEY: &str = "drift";
 
 /// The JSON kind of a property value. `null` has none: a `null` property counts as absent, as
 /// it is never forwarded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     /// A JSON string.
     String,
@@ -60,6 +57,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    const ALL: [Kind; 5] = [
+        Kind::String,
+        Kind::Number,
+        Kind::Boolean,
+        Kind::Object,
+        Kind::Array,
+    ];
+
     /// The kind of a raw JSON value (read from its first byte: nesting is never looked into),
     /// `None` for `null`.
     pub fn of(raw: &str) -> Option<Kind> {
@@ -72,25 +77,51 @@ impl Kind {
             _ => Kind::Number,
         })
     }
+
+    /// Its name in JSON: `string`, `number`, `boolean`, `object` or `array`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Number => "number",
+            Kind::Boolean => "boolean",
+            Kind::Object => "object",
+            Kind::Array => "array",
+        }
+    }
+
+    /// The kind of a name, `None` for any other text.
+    pub fn named(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 /// A name as a report keeps it: at most [`MAX_NAME_BYTES`] bytes (a longer one is cut at a
-/// character boundary and ends with `…`), control characters replaced by `�`, so a stored name
-/// is never more than twice its length in JSON. Borrowed when nothing changes.
+/// character boundary and ends with `…`), ASCII control characters replaced by `?`, so a stored
+/// name is never more than twice its length in JSON. Borrowed when nothing changes.
 pub fn cut(name: &str) -> Cow<'_, str> {
-    if name.len() <= MAX_NAME_BYTES && !name.chars().any(char::is_control) {
+    let bytes = name.as_bytes();
+    if bytes.len() <= MAX_NAME_BYTES && !bytes.iter().any(u8::is_ascii_control) {
         return Cow::Borrowed(name);
     }
-    let mut out = String::with_capacity(MAX_NAME_BYTES + 3);
-    for c in name.chars() {
-        let c = if c.is_control() { '\u{fffd}' } else { c };
-        if out.len() + c.len_utf8() > MAX_NAME_BYTES {
-            out.push('…');
-            break;
-        }
-        out.push(c);
+    let mut end = bytes.len().min(MAX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
     }
-    Cow::Owned(out)
+    let mut out = bytes[..end].to_vec();
+    for b in out.iter_mut().filter(|b| b.is_ascii_control()) {
+        *b = b'?';
+    }
+    if end < bytes.len() {
+        out.extend_from_slice("…".as_bytes());
+    }
+    // Only ASCII bytes were replaced, by ASCII: still UTF-8.
+    String::from_utf8(out).map_or(Cow::Borrowed(""), Cow::Owned)
 }
 
 /// The `GET /admin/connectors/{id}/drift` body: the connector, its report and the bounds.

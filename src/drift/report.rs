@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{Kind, MAX_EXAMPLE_PROPERTIES, MAX_FIELDS, MAX_TYPES, cut};
@@ -11,29 +12,26 @@ use crate::currents::ValidEvent;
 /// What arrived that the mapping table does not describe: one batch's observations (the
 /// pipeline's `Outcome`) or a connector's totals (its stats object). Lists are sorted by key, so
 /// lookups are binary searches and two reports merge the same whatever their order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// Event types the table does not know, by type.
-    #[serde(default)]
     pub types: Vec<Entry>,
     /// Properties of known types the table does not document, by type then name.
-    #[serde(default)]
     pub fields: Vec<Entry>,
     /// Occurrences not recorded because their list was full: what a reset would let in.
-    #[serde(default)]
     pub overflow: u64,
 }
 
 /// One new event type (no `field`) or one undocumented property of a known type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// The event type as Braze sent it (cut to [`super::MAX_NAME_BYTES`]).
     pub event_type: String,
     /// The undocumented property (field entries only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The property's JSON kind when first seen (field entries only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<Kind>,
     /// Events of the type (type entries), or events carrying the property (field entries).
     pub count: u64,
@@ -43,10 +41,9 @@ pub struct Entry {
     pub last_seen_ms: u64,
     /// The first such event's properties as `[name, kind]` pairs in Braze's order: names and
     /// kinds only, never values; `null`s left out; at most [`MAX_EXAMPLE_PROPERTIES`].
-    #[serde(default)]
     pub example: Vec<(String, Kind)>,
     /// The example's properties left out beyond [`MAX_EXAMPLE_PROPERTIES`].
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub example_omitted: u64,
 }
 
@@ -57,6 +54,13 @@ fn is_zero(n: &u64) -> bool {
 impl Entry {
     fn key(&self) -> (&str, &str) {
         (&self.event_type, self.field.as_deref().unwrap_or(""))
+    }
+
+    /// `n` more occurrences, seen from `first` to `last`.
+    fn widen(&mut self, (n, first, last): (u64, u64, u64)) {
+        self.count = self.count.saturating_add(n);
+        self.first_seen_ms = self.first_seen_ms.min(first);
+        self.last_seen_ms = self.last_seen_ms.max(last);
     }
 }
 
@@ -79,28 +83,19 @@ fn example_of(properties: &[(Cow<'_, str>, &RawValue)]) -> Example {
     (kept, omitted)
 }
 
-/// Adds `n` occurrences seen from `first` to `last` to the entry at `key`, or inserts `new()`
-/// there while the list holds fewer than `cap` entries. `false`: the list was full.
+/// Records `n` more occurrences seen from `first` to `last` of the entry at `key`: counted in
+/// its entry, or a new entry from `new()` while the list holds fewer than `cap`, or else in
+/// `overflow`.
 fn add(
-    list: &mut Vec<Entry>,
-    cap: usize,
+    (list, cap, overflow): (&mut Vec<Entry>, usize, &mut u64),
     key: (&str, &str),
     (n, first, last): (u64, u64, u64),
     new: impl FnOnce() -> Entry,
-) -> bool {
+) {
     match list.binary_search_by(|e| e.key().cmp(&key)) {
-        Ok(i) => {
-            let e = &mut list[i];
-            e.count = e.count.saturating_add(n);
-            e.first_seen_ms = e.first_seen_ms.min(first);
-            e.last_seen_ms = e.last_seen_ms.max(last);
-            true
-        }
-        Err(_) if list.len() >= cap => false,
-        Err(i) => {
-            list.insert(i, new());
-            true
-        }
+        Ok(i) => list[i].widen((n, first, last)),
+        Err(i) if list.len() < cap => list.insert(i, new()),
+        Err(_) => *overflow = overflow.saturating_add(n),
     }
 }
 
@@ -124,10 +119,8 @@ impl Report {
         let Some(spec) = ev.spec else {
             let ty = cut(&ev.event_type);
             let new = || Entry::new(&ty, None, example_of(props), at_ms);
-            if !add(&mut self.types, MAX_TYPES, (&ty, ""), seen, new) {
-                self.overflow += 1;
-            }
-            return;
+            let list = (&mut self.types, MAX_TYPES, &mut self.overflow);
+            return add(list, (&ty, ""), seen, new);
         };
         let mut example: Option<Example> = None;
         for (name, raw) in props {
@@ -142,34 +135,80 @@ impl Report {
                 let ex = example.get_or_insert_with(|| example_of(props)).clone();
                 Entry::new(&ty, Some((&field, kind)), ex, at_ms)
             };
-            if !add(&mut self.fields, MAX_FIELDS, (&ty, &field), seen, new) {
-                self.overflow += 1;
-            }
+            let list = (&mut self.fields, MAX_FIELDS, &mut self.overflow);
+            add(list, (&ty, &field), seen, new);
         }
     }
 
-    /// Adds another report (a batch's observations) to this one: counts add up, first and last
-    /// seen widen, a known entry keeps its example; entries that find their list full count in
-    /// `overflow`. `true` when anything changed, i.e. the report must be stored again.
-    pub fn merge(&mut self, delta: &Report) -> bool {
+    /// Adds a batch's report to this one: counts add up, first and last seen widen, a known
+    /// entry keeps its example; entries that find their list full count in `overflow`. `true`
+    /// when anything changed, i.e. the report must be stored again.
+    pub fn merge(&mut self, delta: Report) -> bool {
+        let changed = !delta.is_empty();
         let lists = [
-            (&mut self.types, MAX_TYPES, &delta.types),
-            (&mut self.fields, MAX_FIELDS, &delta.fields),
+            (&mut self.types, MAX_TYPES, delta.types),
+            (&mut self.fields, MAX_FIELDS, delta.fields),
         ];
         for (list, cap, from) in lists {
             for e in from {
-                let seen = (e.count, e.first_seen_ms, e.last_seen_ms);
-                if !add(list, cap, e.key(), seen, || e.clone()) {
-                    self.overflow = self.overflow.saturating_add(e.count);
+                match list.binary_search_by(|x| x.key().cmp(&e.key())) {
+                    Ok(i) => list[i].widen((e.count, e.first_seen_ms, e.last_seen_ms)),
+                    Err(i) if list.len() < cap => list.insert(i, e),
+                    Err(_) => self.overflow = self.overflow.saturating_add(e.count),
                 }
             }
         }
         self.overflow = self.overflow.saturating_add(delta.overflow);
-        !delta.is_empty()
+        changed
+    }
+
+    /// Reads a report from its JSON (as stored, or as ingest sends it); anything unreadable is
+    /// left out. Read through a `serde_json::Value`, which the Worker parses anyway, rather than
+    /// a derived `Deserialize`: about 3 KB less of gzipped Worker.
+    pub fn from_json(text: &str) -> Report {
+        let doc: Value = serde_json::from_str(text).unwrap_or_default();
+        let mut report = Report {
+            overflow: doc.get("overflow").and_then(Value::as_u64).unwrap_or(0),
+            ..Report::default()
+        };
+        for (key, list) in [("types", &mut report.types), ("fields", &mut report.fields)] {
+            for v in doc.get(key).and_then(Value::as_array).into_iter().flatten() {
+                list.extend(Entry::from_value(v));
+            }
+        }
+        report
     }
 }
 
 impl Entry {
+    fn from_value(v: &Value) -> Option<Entry> {
+        let text = |key: &str| v.get(key).and_then(Value::as_str);
+        let number = |key: &str| v.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let mut example = Vec::new();
+        for pair in v
+            .get("example")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = pair.get(0).and_then(Value::as_str);
+            let kind = pair.get(1).and_then(Value::as_str).and_then(Kind::named);
+            if let (Some(name), Some(kind)) = (name, kind) {
+                example.push((name.to_owned(), kind));
+            }
+        }
+        Some(Entry {
+            event_type: text("event_type")?.to_owned(),
+            field: text("field").map(str::to_owned),
+            kind: text("kind").and_then(Kind::named),
+            count: number("count"),
+            first_seen_ms: number("first_seen_ms"),
+            last_seen_ms: number("last_seen_ms"),
+            example,
+            example_omitted: number("example_omitted"),
+        })
+    }
+
     fn new(ty: &str, field: Option<(&str, Kind)>, example: Example, at_ms: u64) -> Entry {
         Entry {
             event_type: ty.to_owned(),

@@ -60,6 +60,10 @@ fn kinds_from_the_first_byte_and_null_is_absent() {
         serde_json::to_string(&Kind::Boolean).unwrap(),
         r#""boolean""#
     );
+    for kind in Kind::ALL {
+        assert_eq!(Kind::named(kind.name()), Some(kind));
+    }
+    assert_eq!(Kind::named("null"), None);
 }
 
 #[test]
@@ -75,7 +79,17 @@ fn names_are_cut_and_cleaned() {
         long.trim_end_matches('…').chars().count(),
         MAX_NAME_BYTES / 2
     );
-    assert_eq!(cut("a\u{0}b\nc"), "a\u{fffd}b\u{fffd}c");
+    assert_eq!(cut("a\u{0}b\nc\u{7f}"), "a?b?c?");
+    assert_eq!(
+        cut("ok\u{85}"),
+        "ok\u{85}",
+        "JSON writes C1 controls as they are"
+    );
+    assert_eq!(
+        cut("ok\u{85}"),
+        "ok\u{85}",
+        "JSON writes C1 controls as they are"
+    );
 }
 
 #[test]
@@ -207,6 +221,7 @@ fn bounds_hold_for_hostile_batches() {
         {
             assert!(name.len() <= MAX_NAME_BYTES + 3, "{} bytes", name.len());
             assert!(!name.contains('\u{0}'));
+            assert!(!name.contains('\u{fffd}'));
         }
     }
     let f = &d.fields[0];
@@ -230,10 +245,10 @@ fn worst_case_report_stays_far_under_a_durable_object_value() {
     let mut report = Report::default();
     for i in 0..MAX_TYPES {
         let ty = format!("{i:03}{quotes}");
-        report.merge(&run(&[event("t", &ty, &props('a'))], 1).drift);
+        report.merge(run(&[event("t", &ty, &props('a'))], 1).drift);
     }
     for prefix in ['a', 'b', 'c'] {
-        report.merge(&run(&[event("f", OPEN, &props(prefix))], 1).drift);
+        report.merge(run(&[event("f", OPEN, &props(prefix))], 1).drift);
     }
     assert_eq!(
         (report.types.len(), report.fields.len()),
@@ -260,10 +275,10 @@ fn merge_adds_counts_widens_first_and_last_seen_and_keeps_the_first_example() {
         9_000,
     );
     let mut total = Report::default();
-    assert!(total.merge(&late.drift));
-    assert!(total.merge(&early.drift));
+    assert!(total.merge(late.drift.clone()));
+    assert!(total.merge(early.drift.clone()));
     assert!(
-        !total.merge(&Report::default()),
+        !total.merge(Report::default()),
         "nothing to store for an empty delta"
     );
     let t = &total.types[0];
@@ -280,8 +295,8 @@ fn merge_adds_counts_widens_first_and_last_seen_and_keeps_the_first_example() {
     assert_eq!(total.fields[0].count, 1);
     // Merging is order-independent for counts and times.
     let mut other = Report::default();
-    other.merge(&early.drift);
-    other.merge(&late.drift);
+    other.merge(early.drift);
+    other.merge(late.drift);
     assert_eq!(
         (
             other.types[0].count,
@@ -296,7 +311,7 @@ fn merge_adds_counts_widens_first_and_last_seen_and_keeps_the_first_example() {
 fn merge_into_a_full_report_counts_overflow() {
     let mut total = Report::default();
     for i in 0..MAX_TYPES {
-        total.merge(&run(&[event("x", &format!("users.new.T{i:03}"), "{}")], 1).drift);
+        total.merge(run(&[event("x", &format!("users.new.T{i:03}"), "{}")], 1).drift);
     }
     let mut delta = run(
         &[
@@ -308,7 +323,7 @@ fn merge_into_a_full_report_counts_overflow() {
     )
     .drift;
     delta.overflow = 4;
-    assert!(total.merge(&delta));
+    assert!(total.merge(delta));
     assert_eq!(total.types.len(), MAX_TYPES);
     assert_eq!(
         total.overflow,
@@ -352,7 +367,7 @@ fn no_values_are_stored() {
     let out = run(&[event("a", NEW_TYPE, &props), event("b", OPEN, &props)], 1);
     assert_eq!((out.drift.types.len(), out.drift.fields.len()), (1, 7));
     let mut total = Report::default();
-    total.merge(&out.drift);
+    total.merge(out.drift.clone());
     let texts = [
         report_json("acme", &total),
         serde_json::to_string(&out.drift).unwrap(),
@@ -386,10 +401,26 @@ fn json_shape_and_round_trip() {
             r#""overflow":0}"#
         )
     );
-    let back: Report = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, out.drift);
+    assert_eq!(Report::from_json(&json), out.drift, "read back as written");
+    for unreadable in [
+        "",
+        "{}",
+        "[1]",
+        "not json",
+        r#"{"types":[{"count":1}],"fields":7}"#,
+    ] {
+        assert_eq!(
+            Report::from_json(unreadable),
+            Report::default(),
+            "{unreadable}"
+        );
+    }
+    let odd = r#"{"types":[{"event_type":"x","count":2,"first_seen_ms":1,"last_seen_ms":3,"example":[["a","string"],["b","klingon"],[1,"number"]]}],"overflow":4}"#;
+    let read = Report::from_json(odd);
     assert_eq!(
-        serde_json::from_str::<Report>("{}").unwrap(),
-        Report::default()
+        read.types[0].example,
+        [("a".to_owned(), Kind::String)],
+        "unreadable pairs left out"
     );
+    assert_eq!((read.types[0].count, read.overflow), (2, 4));
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::pipeline::Outcome;
 use crate::quarantine::QuarantineDoc;
-use crate::stats::{IngestDelta, ingest_delta};
+use crate::stats::{ingest_body, ingest_delta};
 use crate::timefmt::iso_millis;
 
 /// Header Braze sends on every Currents request (value `1`).
@@ -73,8 +73,9 @@ pub struct IngestPlan {
     pub bodies: Vec<String>,
     /// The quarantine object of the events that cannot be forwarded, if any.
     pub quarantine: Option<QuarantineDoc>,
-    /// The stats delta and the drift report, for the stats object (`None` for an empty batch).
-    pub delta: Option<IngestDelta>,
+    /// The body of the stats object's `POST /ingest`: the stats delta and the batch's drift
+    /// report ([`crate::stats::IngestDelta`]); `None` for an empty batch.
+    pub stats_body: Option<String>,
     /// The 200 answer.
     pub summary: IngestSummary,
 }
@@ -103,14 +104,12 @@ pub fn plan(
             &outcome.quarantined,
         )
     });
-    let delta = (outcome.received > 0).then(|| IngestDelta {
-        stats: ingest_delta(outcome, &[], now_ms),
-        drift: outcome.drift.clone(),
-    });
+    let stats_body = (outcome.received > 0)
+        .then(|| ingest_body(&ingest_delta(outcome, &[], now_ms), &outcome.drift));
     IngestPlan {
         bodies,
         quarantine,
-        delta,
+        stats_body,
         summary,
     }
 }
@@ -121,6 +120,7 @@ mod tests {
     use crate::config::ConnectorConfig;
     use crate::delivery::DeliveryMessage;
     use crate::pipeline::{ProcessContext, process};
+    use crate::stats::IngestDelta;
 
     #[test]
     fn summary_json_shape() {
@@ -191,16 +191,13 @@ mod tests {
         let doc = p.quarantine.unwrap();
         assert_eq!(doc.reasons["missing_id"], 1);
         assert_eq!(doc.generation.as_deref(), Some("g1"));
-        let delta = p.delta.unwrap();
+        let body = p.stats_body.unwrap();
+        assert!(!body.contains('\n'), "no drift, no report: {body}");
+        let delta = IngestDelta::from_body(&body).unwrap();
         assert_eq!(delta.stats.received, 4);
         assert!(delta.drift.is_empty(), "every property is documented");
-        let json = serde_json::to_string(&delta).unwrap();
-        assert!(
-            !json.contains("drift"),
-            "an empty report is not sent: {json}"
-        );
         let empty = process(br#"{"events":[]}"#, &config, &ctx).unwrap();
-        assert!(plan("acme", None, &empty, 1).delta.is_none());
+        assert!(plan("acme", None, &empty, 1).stats_body.is_none());
     }
 
     #[test]
@@ -220,14 +217,14 @@ mod tests {
             received_ms: 5,
         };
         let out = process(body, &config, &ctx).unwrap();
-        let delta = plan("acme", None, &out, 5).delta.unwrap();
-        assert_eq!((delta.drift.types.len(), delta.drift.fields.len()), (1, 1));
-        let json = serde_json::to_string(&delta).unwrap();
-        let back: IngestDelta = serde_json::from_str(&json).unwrap();
+        let sent = plan("acme", None, &out, 5).stats_body.unwrap();
+        let back = IngestDelta::from_body(&sent).unwrap();
+        assert_eq!((back.drift.types.len(), back.drift.fields.len()), (1, 1));
         assert_eq!(
-            back, delta,
-            "what the stats object reads is what ingest sent"
+            back.drift, out.drift,
+            "what the stats object reads is what ingest saw"
         );
-        assert_eq!(back.stats.received, 2);
+        assert_eq!(back.stats, crate::stats::ingest_delta(&out, &[], 5));
+        assert_eq!(IngestDelta::from_body("not json\n{}"), None);
     }
 }
