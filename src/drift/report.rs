@@ -164,7 +164,7 @@ impl Report {
 
     /// Reads a report from its JSON (as stored, or as ingest sends it); anything unreadable is
     /// left out. Read through a `serde_json::Value`, which the Worker parses anyway, rather than
-    /// a derived `Deserialize`: about 3 KB less of gzipped Worker.
+    /// a derived `Deserialize`: about 10 KB less of raw Worker wasm (docs/BENCHMARKS.md §4).
     pub fn from_json(text: &str) -> Report {
         let doc: Value = serde_json::from_str(text).unwrap_or_default();
         let mut report = Report {
