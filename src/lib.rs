@@ -11,7 +11,7 @@
 //! | [`mapping`] | the event table as data |
 //! | [`translate`] | a validated event + the connector config → a Segment `track` call, or a filter reason |
 //! | [`pipeline`] | `process()`: parse, validate, translate, pack; the one entry point of the Worker, `pkg/` and tests |
-//! | [`drift`] | what Braze sends that the table does not describe: the bounded report, its merge; its admin routes |
+//! | [`drift`] | what Braze sends that the table does not describe: the bounded report, its merge (the stats object keeps it) |
 //! | [`segment`] | Segment's limits, `track`, `messageId`, the batch body, the retry classifier; the HTTP client |
 //! | [`config`] | the connector document, secrets, ids and KV keys, typed settings; the KV store |
 //! | [`ingest`] | `POST /v1/currents/{connector}`: what a processed batch becomes; the handler |
