@@ -1,11 +1,12 @@
 //! The drift report costs a batch without drift nothing: `Report::observe` allocates no byte for
 //! an event whose properties the mapping table all documents, and a drift already recorded (the
-//! same new type, the same undocumented property) costs no allocation when it comes again.
-//! dhat's allocator counts every allocation of this test binary.
+//! same new type, the same undocumented property) costs no allocation when it comes again. The
+//! batch's `Observer` (what `pipeline::process` uses) allocates once per known type, to remember
+//! its names, and then nothing. dhat's allocator counts every allocation of this test binary.
 #![allow(missing_docs)]
 
 use currents_relay::currents::{Envelope, ValidEvent, validate_event};
-use currents_relay::drift::Report;
+use currents_relay::drift::{Observer, Report};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -53,9 +54,23 @@ fn observing_costs_no_allocation_without_new_drift() {
     let new_field = blocks_while(&mut report, &valid[1000..1001]);
     let same_field = blocks_while(&mut report, &valid[1001..]);
     let counts = (report.types[0].count, report.fields[0].count);
+    // The batch's observer: its first documented event of a type remembers the names (one
+    // allocation for its list of types, one for the names), the rest cost nothing.
+    let mut observer = Observer::default();
+    let before = dhat::HeapStats::get().total_blocks;
+    observer.observe(&valid[0], 1);
+    let first = dhat::HeapStats::get().total_blocks - before;
+    let before = dhat::HeapStats::get().total_blocks;
+    for ev in &valid[1..500] {
+        observer.observe(ev, 1);
+    }
+    let rest = dhat::HeapStats::get().total_blocks - before;
+    let observer_empty = observer.report.is_empty();
     dhat::assert_eq!(documented_only, 0);
     dhat::assert!(empty);
     dhat::assert!(new_type > 0 && new_field > 0);
     dhat::assert_eq!((same_type, same_field), (0, 0));
     dhat::assert_eq!(counts, (500, 500));
+    dhat::assert_eq!((first, rest), (2, 0));
+    dhat::assert!(observer_empty);
 }

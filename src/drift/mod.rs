@@ -5,8 +5,8 @@
 //! count, when it was first and last seen, and the names and JSON kinds of one example event's
 //! properties: never a value, so no personal data is kept.
 //!
-//! Pure here: the observation of one valid event ([`Report::observe`], called by
-//! [`crate::pipeline::process`], whose `Outcome` carries the batch's report), the bounded
+//! Pure here: the observation of one valid event ([`Report::observe`], called for a batch by
+//! [`Observer`] in [`crate::pipeline::process`], whose `Outcome` carries the report), the bounded
 //! [`Report`] with its [`Report::merge`] and [`Report::reset`], and the admin answer. The report
 //! lives in the connector's stats Durable Object (one per connector generation, see
 //! [`crate::stats::object_name`]) under its own storage key [`DRIFT_STORAGE_KEY`]: ingest sends
@@ -17,15 +17,18 @@
 //! [`MAX_FIELDS`] field entries (occurrences that find their list full are counted in
 //! `overflow` instead), names cut to [`MAX_NAME_BYTES`], examples of at most
 //! [`MAX_EXAMPLE_PROPERTIES`] properties; so a stored report stays around 1 MB at worst, under a
-//! Durable Object value's 2 MB. An event whose properties are all documented costs one table
-//! lookup per property and allocates nothing.
+//! Durable Object value's 2 MB. An event whose properties are all documented allocates nothing,
+//! and costs one string comparison per property when an earlier event of its type in the batch
+//! had the same names (else one table lookup per property).
 
+mod observer;
 mod report;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 
+pub use observer::Observer;
 pub use report::{Entry, Report};
 
 /// Most event types a report keeps.

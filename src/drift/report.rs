@@ -112,17 +112,20 @@ impl Report {
 
     /// Records one valid event of a batch received at `at_ms`: its type when the table does not
     /// know it, else each non-`null` property its entry does not document. Allocates only for a
-    /// new entry (the example is read once per event).
-    pub fn observe(&mut self, ev: &ValidEvent<'_>, at_ms: u64) {
+    /// new entry (the example is read once per event). `true` when the event had no drift.
+    /// [`super::Observer`] calls it for a batch, skipping the lookups it can.
+    pub fn observe(&mut self, ev: &ValidEvent<'_>, at_ms: u64) -> bool {
         let props = ev.properties.0.as_slice();
         let seen = (1, at_ms, at_ms);
         let Some(spec) = ev.spec else {
             let ty = cut(&ev.event_type);
             let new = || Entry::new(&ty, None, example_of(props), at_ms);
             let list = (&mut self.types, MAX_TYPES, &mut self.overflow);
-            return add(list, (&ty, ""), seen, new);
+            add(list, (&ty, ""), seen, new);
+            return false;
         };
         let mut example: Option<Example> = None;
+        let mut documented = true;
         for (name, raw) in props {
             let Some(kind) = Kind::of(raw.get()) else {
                 continue;
@@ -130,6 +133,7 @@ impl Report {
             if spec.documents(name) {
                 continue;
             }
+            documented = false;
             let (ty, field) = (cut(&ev.event_type), cut(name));
             let new = || {
                 let ex = example.get_or_insert_with(|| example_of(props)).clone();
@@ -138,6 +142,7 @@ impl Report {
             let list = (&mut self.fields, MAX_FIELDS, &mut self.overflow);
             add(list, (&ty, &field), seen, new);
         }
+        documented
     }
 
     /// Adds a batch's report to this one: counts add up, first and last seen widen, a known

@@ -424,3 +424,53 @@ fn json_shape_and_round_trip() {
     );
     assert_eq!((read.types[0].count, read.overflow), (2, 4));
 }
+
+/// The validated events of a batch, for driving [`Observer`] and [`Report::observe`] directly.
+fn observed(events: &[String], at_ms: u64) -> (Report, Report) {
+    let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+    let envelope = crate::currents::Envelope::parse(body.as_bytes()).unwrap();
+    let valid: Vec<_> = envelope
+        .events
+        .iter()
+        .filter_map(|raw| crate::currents::validate_event(raw).ok())
+        .collect();
+    let mut observer = Observer::default();
+    let mut plain = Report::default();
+    for ev in &valid {
+        observer.observe(ev, at_ms);
+        plain.observe(ev, at_ms);
+    }
+    (observer.report, plain)
+}
+
+#[test]
+fn the_observer_remembers_documented_names_without_hiding_drift() {
+    let events = [
+        event("a", OPEN, r#"{"campaign_id":"c","ai_score":null}"#),
+        event("b", OPEN, r#"{"campaign_id":"c","ai_score":null}"#), // the same names: skipped
+        event("c", OPEN, r#"{"campaign_id":"c","ai_score":1}"#),    // the null is now a value
+        event("d", OPEN, r#"{"campaign_id":"c"}"#),
+        event("e", OPEN, r#"{"dispatch_id":"d","campaign_id":"c"}"#), // other order, still documented
+        event("f", OPEN, r#"{"campaign_id":"c","extra":true}"#),
+        event("g", OPEN, r#"{"campaign_id":"c","extra":true}"#),
+        event("h", OPEN, r#"{"camp\u0061ign_id":"c","extra":[]}"#), // an escaped name
+        event("i", OPEN, r#"{"campaign_id":"c"}"#),
+        event("j", NEW_TYPE, "{}"),
+        event("k", NEW_TYPE, r#"{"campaign_id":"c"}"#),
+        event("l", "users.messages.email.Send", r#"{"campaign_id":"c"}"#),
+        event("m", OPEN, "{}"),
+        event("n", OPEN, r#"{"ai_score":2}"#),
+    ];
+    let (remembered, plain) = observed(&events, 9);
+    assert_eq!(
+        remembered, plain,
+        "the observer records what a lookup per event records"
+    );
+    let fields: Vec<(Option<&str>, u64)> = remembered
+        .fields
+        .iter()
+        .map(|e| (e.field.as_deref(), e.count))
+        .collect();
+    assert_eq!(fields, [(Some("ai_score"), 2), (Some("extra"), 3)]);
+    assert_eq!(remembered.types[0].count, 2);
+}

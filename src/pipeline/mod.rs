@@ -115,6 +115,7 @@ pub fn process(
         quarantined: Vec::new(),
         drift: drift::Report::default(),
     };
+    let mut drift = drift::Observer::default();
     let mut packer = Packer::new(
         ctx.connector_id,
         config.generation.as_deref(),
@@ -128,7 +129,7 @@ pub fn process(
                 continue;
             }
         };
-        outcome.drift.observe(&ev, ctx.received_ms);
+        drift.observe(&ev, ctx.received_ms);
         let translated = match translate(&ev, config, &tctx) {
             Ok(t) => t,
             Err(reason) => {
@@ -154,6 +155,7 @@ pub fn process(
         }
     }
     outcome.batches = packer.finish();
+    outcome.drift = drift.report;
     Ok(outcome)
 }
 
