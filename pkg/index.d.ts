@@ -37,10 +37,30 @@ export interface QuarantinedEvent {
   index: number; event_id: string | null; event_type: string | null;
   reason: QuarantineReason; detail: string; raw: string;
 }
+/** A property value's JSON kind (`null` counts as absent). */
+export type JsonKind = "string" | "number" | "boolean" | "object" | "array";
+/**
+ * An event type the mapping table does not know (no `field`), or a property of a known type it
+ * does not document (`field`, with its `kind` when first seen). `example` is the first such
+ * event's properties as `[name, kind]` pairs, never values: at most 32, the rest counted in
+ * `example_omitted`. Names longer than 64 bytes are cut and end with `…`.
+ */
+export interface DriftEntry {
+  event_type: string; field?: string; kind?: JsonKind; count: number; first_seen_ms: number; last_seen_ms: number;
+  example: [string, JsonKind][]; example_omitted?: number;
+}
+/**
+ * What the valid events of a batch (forwarded, filtered or quarantined alike) carried that the
+ * mapping table does not describe, sorted by type (and property); at most 100 of each, the
+ * occurrences that did not fit counted in `overflow`. The Worker merges it into the connector's
+ * report (`GET /admin/connectors/{id}/drift`), where times are those of the batches.
+ */
+export interface DriftReport { types: DriftEntry[]; fields: DriftEntry[]; overflow: number }
 /** The counts the Worker answers an ingest request with (`accepted` = events in `batches`). */
 export interface Summary { received: number; accepted: number; filtered: number; quarantined: number; batches: number }
 export interface Outcome {
   received: number; summary: Summary; batches: SegmentBatch[]; filtered: FilteredEvent[]; quarantined: QuarantinedEvent[];
+  drift: DriftReport;
 }
 export interface ConfigError { field: string; message: string }
 /** What validateConfig returns: `valid` is `errors.length === 0`. */

@@ -11,6 +11,7 @@
 //! | [`mapping`] | the event table as data |
 //! | [`translate`] | a validated event + the connector config → a Segment `track` call, or a filter reason |
 //! | [`pipeline`] | `process()`: parse, validate, translate, pack; the one entry point of the Worker, `pkg/` and tests |
+//! | [`drift`] | what Braze sends that the table does not describe: the bounded report, its merge (the stats object keeps it) |
 //! | [`segment`] | Segment's limits, `track`, `messageId`, the batch body, the retry classifier; the HTTP client |
 //! | [`config`] | the connector document, secrets, ids and KV keys, typed settings; the KV store |
 //! | [`ingest`] | `POST /v1/currents/{connector}`: what a processed batch becomes; the handler |
@@ -33,6 +34,7 @@ pub mod admin;
 pub mod config;
 pub mod currents;
 pub mod delivery;
+pub mod drift;
 #[cfg(all(target_arch = "wasm32", feature = "edge"))]
 mod entry;
 pub mod error;

@@ -152,7 +152,7 @@ impl<'a, T, V: Serialize> Serialize for Each<'a, T, V> {
 }
 
 /// The outcome as JavaScript sees it (pkg/index.d.ts `Outcome`): the pipeline's fields plus
-/// `summary`, raw JSON as text.
+/// `summary`, raw JSON as text; `drift` is the batch's report as the Worker records it.
 struct OutcomeView<'a>(&'a Outcome);
 struct BatchView<'a>(&'a DeliveryMessage);
 struct EventView<'a>(&'a QueuedEvent);
@@ -161,12 +161,13 @@ struct QuarantinedView<'a>(&'a QuarantinedEvent);
 impl Serialize for OutcomeView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let o = self.0;
-        let mut st = s.serialize_struct("Outcome", 5)?;
+        let mut st = s.serialize_struct("Outcome", 6)?;
         st.serialize_field("received", &o.received)?;
         st.serialize_field("summary", &Summary::of(o))?;
         st.serialize_field("batches", &Each(&o.batches, BatchView))?;
         st.serialize_field("filtered", &o.filtered)?;
         st.serialize_field("quarantined", &Each(&o.quarantined, QuarantinedView))?;
+        st.serialize_field("drift", &o.drift)?;
         st.end()
     }
 }

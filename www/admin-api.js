@@ -85,6 +85,8 @@ export const api = {
   pause: (id) => call("POST", `connectors/${enc(id)}/pause`),
   resume: (id) => call("POST", `connectors/${enc(id)}/resume`),
   stats: (id) => call("GET", `connectors/${enc(id)}/stats`),
+  drift: (id) => call("GET", `connectors/${enc(id)}/drift`),
+  resetDrift: (id) => call("DELETE", `connectors/${enc(id)}/drift`),
   quarantine: (connector, reason) => call("GET", "quarantine", { query: { connector, reason } }),
   quarantineObject: (key) => call("GET", "quarantine/object", { query: { key } }),
   /** The quarantine document as its JSON text: raw events are shown as Braze sent them. */

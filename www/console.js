@@ -1,11 +1,13 @@
 // The operator Console: sign in with the admin token, run connectors (create, edit, rotate the
-// token, pause/resume, delete), watch their delivery stats and browse/replay their quarantine,
-// all through the Worker's admin API (docs/ADMIN_API.md, same origin). No framework; every
+// token, pause/resume, delete), watch their delivery stats, see what Braze sends that the mapping
+// table does not describe ("New from Braze") and browse/replay their quarantine, all through the
+// Worker's admin API (docs/ADMIN_API.md, same origin). No framework; every
 // result is announced in an aria-live region; a 401 anywhere returns to sign-in.
 
 import { AdminError, api, onUnauthorized, session } from "./admin-api.js";
 import { clearErrors, initForm, openForm, readForm, showErrors } from "./connector-form.js";
-import { $, $$, el, when } from "./dom.js";
+import { $, $$, el, plural, when } from "./dom.js";
+import { renderDrift } from "./drift-view.js";
 import { initQuarantine, loadQuarantine, resetQuarantine } from "./quarantine-view.js";
 import { renderStats } from "./stats-view.js";
 
@@ -210,6 +212,27 @@ async function loadStats() {
   document.body.dataset.statsLoads = String(Number(document.body.dataset.statsLoads ?? 0) + 1);
 }
 
+async function loadDrift() {
+  try {
+    const shown = renderDrift($("#drift"), await api.drift(current.id));
+    $("#drift-count").textContent = shown ? `(${plural(shown, "entry", "entries")})` : "";
+    $("#drift-reset").disabled = !shown;
+  } catch (e) {
+    if (!(e instanceof AdminError && e.routeMissing)) throw e;
+    $("#drift").replaceChildren(el("p", { class: "notice-box", "data-missing": "drift" }, ROUTE_MISSING));
+    $("#drift-reset").disabled = true;
+  } finally {
+    document.body.dataset.driftLoads = String(Number(document.body.dataset.driftLoads ?? 0) + 1);
+  }
+}
+
+async function resetDrift() {
+  if (!window.confirm(`Reset what ${current.id} recorded as new from Braze? The report starts again from the next batch; the stats are kept.`)) return;
+  await api.resetDrift(current.id);
+  await loadDrift();
+  say(`The report of what is new from Braze for ${current.id} is reset.`);
+}
+
 async function openConnector(id, { focus = true } = {}) {
   let config = null;
   try {
@@ -223,13 +246,13 @@ async function openConnector(id, { focus = true } = {}) {
   $("#detail").hidden = false;
   showDetailState();
   resetQuarantine();
-  await Promise.all([loadStats(), loadQuarantine(id)]);
+  await Promise.all([loadStats(), loadDrift(), loadQuarantine(id)]);
   if (focus) $("#detail-title").focus();
   say(`Connector ${id} loaded.`);
 }
 
 async function refreshDetail() {
-  await Promise.all([loadConnectors(), loadStats(), loadQuarantine(current.id)]);
+  await Promise.all([loadConnectors(), loadStats(), loadDrift(), loadQuarantine(current.id)]);
   say(`Connector ${current.id} refreshed.`);
 }
 
@@ -387,6 +410,7 @@ function init() {
   $("#pause").addEventListener("click", guard(() => setPaused(true)));
   $("#resume").addEventListener("click", guard(() => setPaused(false)));
   $("#delete").addEventListener("click", guard(remove));
+  $("#drift-reset").addEventListener("click", guard(resetDrift));
   $("#copy-token").addEventListener("click", guard(copyToken));
   $("#token-done").addEventListener("click", () => {
     hideToken();

@@ -1,6 +1,10 @@
 // The Playground: a Currents batch + a connector config → what the Worker would send to Segment,
 // computed in the page by pkg/web (the Worker's own pipeline::process compiled to WebAssembly).
-// Re-translates on every change; nothing leaves the browser.
+// Re-translates on every change; nothing leaves the browser. Event types and properties the
+// mapping table does not describe are marked (results.js, from the outcome's `drift`).
+//
+// A URL fragment `#batch=<percent-encoded Currents batch JSON>` opens the page with that batch
+// (the Console's "New from Braze" links use it); the fragment never reaches a server.
 
 import init, { knownEventTypes, translateBatch, validateConfig, version } from "./pkg/web/currents_relay.js";
 import {
@@ -130,6 +134,21 @@ function fillSampleSelect() {
   select.disabled = false;
 }
 
+/** The batch text of the URL fragment (`#batch=...`), if any. */
+function batchFromFragment() {
+  return new URLSearchParams(location.hash.slice(1)).get("batch");
+}
+
+/** Shows the fragment's batch, when there is one; true if it did. */
+function loadFragment() {
+  const text = batchFromFragment();
+  if (text === null) return false;
+  $("#batch").value = text;
+  $("#sample").value = "";
+  refresh();
+  return true;
+}
+
 function loadSample(value) {
   if (value === "") return;
   const events = value === ALL ? Object.values(samples) : [samples[value]];
@@ -198,13 +217,16 @@ async function main() {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     samples = await res.json();
     fillSampleSelect();
-    $("#sample").value = ALL;
-    loadSample(ALL);
+    if (!loadFragment()) {
+      $("#sample").value = ALL;
+      loadSample(ALL);
+    }
   } catch (e) {
     $("#sample").replaceChildren(new Option("Samples unavailable", ""));
     showError(`The bundled samples could not be loaded (${e.message}); paste or upload a batch instead.`);
-    refresh();
+    if (!loadFragment()) refresh();
   }
+  window.addEventListener("hashchange", loadFragment);
   $("#engine").textContent = `Translator ${version()} (WebAssembly), running in this page.`;
   document.body.dataset.ready = "true";
 }

@@ -4,6 +4,9 @@
 // Payloads arrive as JSON text and are shown as such (indented, never re-serialised: json-text.js),
 // so a number JavaScript cannot hold (9007199254740993, 1e400) reads as the Worker sends it, and
 // a value nested thousands of levels deep is shown (its levels past the 100th as raw text).
+// What the mapping table does not describe (the outcome's `drift`: new event types, undocumented
+// properties per type) is marked on the events that carry it: a "new type" badge
+// (data-drift-type), and the undocumented properties named under the event (data-drift-field).
 
 import { prettyJson } from "./json-text.js";
 
@@ -47,8 +50,11 @@ export function eventRows(outcome) {
   const rows = [];
   for (const batch of outcome.batches) {
     for (const e of batch.events) {
-      const name = JSON.parse(e.json).event;
-      rows.push({ ...e, name, outcome: "forwarded", destination: batch.destination, region: batch.region });
+      const track = JSON.parse(e.json);
+      rows.push({
+        ...e, name: track.event, properties: Object.keys(track.properties ?? {}), outcome: "forwarded",
+        destination: batch.destination, region: batch.region,
+      });
     }
   }
   for (const e of outcome.filtered) rows.push({ ...e, outcome: "filtered" });
@@ -62,6 +68,36 @@ function reasonCounts(list) {
   return [...counts].map(([reason, n]) => `${reason} ${n}`).join(", ");
 }
 
+/** What the outcome's drift report says, by event type: `{types: Set, fields: Map(type → [{field, kind}])}`. */
+export function driftMarks(outcome) {
+  const types = new Set((outcome.drift?.types ?? []).map((t) => t.event_type));
+  const fields = new Map();
+  for (const f of outcome.drift?.fields ?? []) {
+    if (!fields.has(f.event_type)) fields.set(f.event_type, []);
+    fields.get(f.event_type).push({ field: f.field, kind: f.kind });
+  }
+  return { types, fields };
+}
+
+/** The drift marks of one row: whether its type is new, and its undocumented properties. */
+function rowDrift(row, marks) {
+  // Events that failed validation are not looked at (only too-large ones were valid).
+  if (row.outcome === "quarantined" && row.reason !== "event_too_large") return { newType: false, fields: [] };
+  const fields = marks.fields.get(row.event_type) ?? [];
+  const present = row.properties ? new Set(row.properties) : null;
+  return { newType: marks.types.has(row.event_type), fields: present ? fields.filter((f) => present.has(f.field)) : fields };
+}
+
+function driftLine(outcome) {
+  const types = outcome.drift?.types?.length ?? 0;
+  const fields = outcome.drift?.fields?.length ?? 0;
+  if (!types && !fields) return null;
+  const parts = [types ? `${types} event type${types === 1 ? "" : "s"}` : null,
+    fields ? `${fields} ${fields === 1 ? "property" : "properties"}` : null].filter(Boolean);
+  return el("p", { class: "drift-line", "data-drift": "summary" },
+    `New from Braze: ${parts.join(" and ")} the mapping table does not describe (marked below).`);
+}
+
 /** The counts line (the aria-live region): received, forwarded, filtered, quarantined. */
 export function renderSummary(target, outcome) {
   const { received, accepted, filtered, quarantined } = outcome.summary;
@@ -73,7 +109,7 @@ export function renderSummary(target, outcome) {
     count("received", received, "received"),
     count("forwarded", accepted, "forwarded", batches(outcome.summary.batches)),
     count("filtered", filtered, "filtered", reasonCounts(outcome.filtered)),
-    count("quarantined", quarantined, "quarantined", reasonCounts(outcome.quarantined))));
+    count("quarantined", quarantined, "quarantined", reasonCounts(outcome.quarantined))), driftLine(outcome));
 }
 
 function forwardedBody(row) {
@@ -96,8 +132,18 @@ function problemBody(row) {
   return body;
 }
 
-function eventItem(row, open) {
+function driftNote(fields) {
+  const note = el("p", { class: "drift-note" }, "Not described by the mapping table: ");
+  fields.forEach(({ field, kind }, i) => {
+    if (i) note.append(", ");
+    note.append(el("code", { "data-drift-field": field, text: field }), kind ? ` (${kind})` : "");
+  });
+  return note;
+}
+
+function eventItem(row, open, marks) {
   const name = row.outcome === "forwarded" ? row.name : null;
+  const drift = rowDrift(row, marks);
   const item = el("li", {
     class: `event outcome-${row.outcome}`,
     "data-index": String(row.index),
@@ -106,19 +152,24 @@ function eventItem(row, open) {
   });
   if (name != null) item.dataset.eventName = name;
   if (row.reason) item.dataset.reason = row.reason;
+  if (drift.newType) item.dataset.driftType = "true";
   const summary = el("summary", {},
     el("span", { class: "index", text: `#${row.index}` }),
     dotted("code", "type", row.event_type ?? "(no event_type)"),
     el("span", { class: `badge badge-${row.outcome}`, text: row.outcome }),
+    drift.newType ? el("span", { class: "badge badge-drift", "data-drift": "type", text: "new type", title: "The mapping table does not know this event type" }) : null,
+    drift.fields.length ? el("span", { class: "badge badge-drift", "data-drift": "fields", text: `${drift.fields.length} new ${drift.fields.length === 1 ? "property" : "properties"}` }) : null,
     name != null ? el("span", { class: "name" }, "→\u00a0", dotted("strong", null, name)) : el("code", { class: "name", text: row.reason }));
-  const details = el("details", { open }, summary, ...(name != null ? forwardedBody(row) : problemBody(row)));
+  const body = name != null ? forwardedBody(row) : problemBody(row);
+  const details = el("details", { open }, summary, ...(drift.fields.length ? [driftNote(drift.fields)] : []), ...body);
   item.append(details);
   return item;
 }
 
 /** Replaces the list with one item per event; `show` hides the other outcomes. */
 export function renderEvents(list, outcome, { show = "all", open = false } = {}) {
-  const items = eventRows(outcome).map((row) => eventItem(row, open));
+  const marks = driftMarks(outcome);
+  const items = eventRows(outcome).map((row) => eventItem(row, open, marks));
   list.replaceChildren(...items);
   applyFilter(list, show);
 }

@@ -54,7 +54,7 @@ async fn route(req: &mut Request, env: &Env, settings: &Settings) -> Result<Answ
         AdminRoute::SetPaused { connector, paused } => {
             connectors::set_paused(env, connector, paused).await
         }
-        AdminRoute::ConnectorStats { connector } => stats::answer(env, connector).await,
+        AdminRoute::ConnectorStats { connector, view } => stats::answer(env, connector, view).await,
         AdminRoute::QuarantineList => quarantine::list(env, &query).await,
         AdminRoute::QuarantineObject => quarantine::object(env, &query).await,
         AdminRoute::QuarantineReplay => {

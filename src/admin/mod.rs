@@ -1,7 +1,7 @@
 //! The admin API (Console and operators): the route table and token check (`routes`), the
 //! connector routes' bodies, tokens and list rows (`connectors`), all pure; on wasm32, `edge`
-//! authenticates, routes and dispatches (quarantine routes to [`crate::quarantine`], stats to
-//! [`crate::stats`]) and `connectors_edge` reads and writes connector documents in KV.
+//! authenticates, routes and dispatches (quarantine routes to [`crate::quarantine`], stats and
+//! drift to [`crate::stats`]) and `connectors_edge` reads and writes connector documents in KV.
 //!
 //! Every path under `/admin/` requires `Authorization: Bearer <ADMIN_TOKEN>`; authentication is
 //! checked before the route, so an unauthenticated caller learns nothing about which paths exist.

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{bearer_credentials, is_valid_connector_id};
+use crate::stats::ObjectView;
 use crate::web::{ADMIN_PREFIX, Problem};
 
 /// An admin endpoint (after authentication).
@@ -44,10 +45,14 @@ pub enum AdminRoute<'a> {
         /// The new state.
         paused: bool,
     },
-    /// `GET /admin/connectors/{id}/stats`.
+    /// What the connector's stats object keeps: `GET /admin/connectors/{id}/stats` (the
+    /// counters), `GET /admin/connectors/{id}/drift` (what Braze sent that the mapping table
+    /// does not describe) and `DELETE /admin/connectors/{id}/drift` (empties that report).
     ConnectorStats {
         /// Connector id (syntax-checked).
         connector: &'a str,
+        /// Which of them.
+        view: ObjectView,
     },
     /// `GET /admin/quarantine?connector=ID[&reason=CODE]`.
     QuarantineList,
@@ -127,6 +132,23 @@ const ROUTES: &[RouteSpec] = &[
         pattern: &["connectors", "{id}", "stats"],
         build: |id| AdminRoute::ConnectorStats {
             connector: id.unwrap_or_default(),
+            view: ObjectView::Counters,
+        },
+    },
+    RouteSpec {
+        method: "GET",
+        pattern: &["connectors", "{id}", "drift"],
+        build: |id| AdminRoute::ConnectorStats {
+            connector: id.unwrap_or_default(),
+            view: ObjectView::Drift,
+        },
+    },
+    RouteSpec {
+        method: "DELETE",
+        pattern: &["connectors", "{id}", "drift"],
+        build: |id| AdminRoute::ConnectorStats {
+            connector: id.unwrap_or_default(),
+            view: ObjectView::DriftReset,
         },
     },
     RouteSpec {
@@ -181,6 +203,7 @@ fn allow_header(methods: &[&'static str]) -> &'static str {
     match methods {
         ["GET", "POST"] => "GET, POST",
         ["GET", "PUT", "DELETE"] => "GET, PUT, DELETE",
+        ["GET", "DELETE"] => "GET, DELETE",
         [one, ..] => one,
         [] => "",
     }
@@ -251,7 +274,34 @@ mod tests {
     fn routes_from_the_one_table() {
         assert_eq!(
             admin_route("GET", "/admin/connectors/acme/stats"),
-            Ok(AdminRoute::ConnectorStats { connector: "acme" })
+            Ok(AdminRoute::ConnectorStats {
+                connector: "acme",
+                view: ObjectView::Counters
+            })
+        );
+        assert_eq!(
+            admin_route("GET", "/admin/connectors/acme/drift"),
+            Ok(AdminRoute::ConnectorStats {
+                connector: "acme",
+                view: ObjectView::Drift
+            })
+        );
+        assert_eq!(
+            admin_route("DELETE", "/admin/connectors/acme/drift"),
+            Ok(AdminRoute::ConnectorStats {
+                connector: "acme",
+                view: ObjectView::DriftReset
+            })
+        );
+        assert_eq!(
+            admin_route("POST", "/admin/connectors/acme/drift"),
+            Err(Problem::MethodNotAllowed {
+                allow: "GET, DELETE"
+            })
+        );
+        assert_eq!(
+            admin_route("GET", "/admin/connectors/a.b/drift"),
+            Err(Problem::NotFound)
         );
         assert_eq!(
             admin_route("GET", "/admin/quarantine"),
@@ -338,7 +388,7 @@ mod tests {
     fn every_admin_route_requires_the_admin_token() {
         let examples = admin_route_examples("acme");
         assert_eq!(examples.len(), ROUTES.len());
-        assert!(examples.len() >= 12, "{examples:?}");
+        assert!(examples.len() >= 14, "{examples:?}");
         let token = Some("s3cret-admin");
         for (method, path) in &examples {
             for (auth, configured) in [

@@ -46,12 +46,12 @@ pub async fn handle(
         return Err(Problem::QueueUnavailable);
     }
     log.counts = plan.summary;
-    if let Some(delta) = plan.delta {
+    if let Some(body) = plan.stats_body {
         let (env, object) = (
             env.clone(),
             object_name(connector, config.generation.as_deref()),
         );
-        ctx.wait_until(async move { stats_object::add(&env, &object, &delta).await });
+        ctx.wait_until(async move { stats_object::add_ingest(&env, &object, body).await });
     }
     Ok(web::json_answer(200, plan.summary.to_json()))
 }

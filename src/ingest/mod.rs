@@ -1,7 +1,7 @@
 //! `POST /v1/currents/{connector}`. The order of checks is the contract with Braze
 //! (CONTRACTS §4): connector, token, size, body, quarantine, enqueue. Pure here: what a processed
-//! batch becomes ([`plan`]: the queue bodies, the quarantine object, the stats delta and the 200
-//! answer) and the header rules; on wasm32, `edge` reads the request and performs the writes.
+//! batch becomes ([`plan`]: the queue bodies, the quarantine object, the stats delta with the
+//! batch's drift report, and the 200 answer) and the header rules; on wasm32, `edge` reads the request and performs the writes.
 //! Events are stored durably (R2 for quarantined ones, the delivery queue for the rest) before
 //! the 200; the queue consumer delivers them.
 
@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::pipeline::Outcome;
 use crate::quarantine::QuarantineDoc;
-use crate::stats::{Stats, ingest_delta};
+use crate::stats::{ingest_body, ingest_delta};
 use crate::timefmt::iso_millis;
 
 /// Header Braze sends on every Currents request (value `1`).
@@ -73,8 +73,9 @@ pub struct IngestPlan {
     pub bodies: Vec<String>,
     /// The quarantine object of the events that cannot be forwarded, if any.
     pub quarantine: Option<QuarantineDoc>,
-    /// The stats delta (`None` for an empty batch).
-    pub delta: Option<Stats>,
+    /// The body of the stats object's `POST /ingest`: the stats delta and the batch's drift
+    /// report ([`crate::stats::IngestDelta`]); `None` for an empty batch.
+    pub stats_body: Option<String>,
     /// The 200 answer.
     pub summary: IngestSummary,
 }
@@ -103,11 +104,12 @@ pub fn plan(
             &outcome.quarantined,
         )
     });
-    let delta = (outcome.received > 0).then(|| ingest_delta(outcome, &[], now_ms));
+    let stats_body = (outcome.received > 0)
+        .then(|| ingest_body(&ingest_delta(outcome, &[], now_ms), &outcome.drift));
     IngestPlan {
         bodies,
         quarantine,
-        delta,
+        stats_body,
         summary,
     }
 }
@@ -118,6 +120,7 @@ mod tests {
     use crate::config::ConnectorConfig;
     use crate::delivery::DeliveryMessage;
     use crate::pipeline::{ProcessContext, process};
+    use crate::stats::IngestDelta;
 
     #[test]
     fn summary_json_shape() {
@@ -188,8 +191,40 @@ mod tests {
         let doc = p.quarantine.unwrap();
         assert_eq!(doc.reasons["missing_id"], 1);
         assert_eq!(doc.generation.as_deref(), Some("g1"));
-        assert_eq!(p.delta.unwrap().received, 4);
+        let body = p.stats_body.unwrap();
+        assert!(!body.contains('\n'), "no drift, no report: {body}");
+        let delta = IngestDelta::from_body(&body).unwrap();
+        assert_eq!(delta.stats.received, 4);
+        assert!(delta.drift.is_empty(), "every property is documented");
         let empty = process(br#"{"events":[]}"#, &config, &ctx).unwrap();
-        assert!(plan("acme", None, &empty, 1).delta.is_none());
+        assert!(plan("acme", None, &empty, 1).stats_body.is_none());
+    }
+
+    #[test]
+    fn drift_travels_with_the_stats_delta_in_one_body() {
+        let config = ConnectorConfig::from_json(&format!(
+            r#"{{"token_sha256":"{}","destinations":{{"main":{{"write_key":"wk_1234","region":"us"}}}}}}"#,
+            "0".repeat(64)
+        ))
+        .unwrap();
+        let body = br#"{"events":[
+            {"id":"a","event_type":"users.messages.hologram.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
+            {"id":"c","event_type":"users.messages.email.Open","time":1,"user":{"user_id":"b","external_user_id":"u"},"properties":{"ai_score":1}}
+        ]}"#;
+        let ctx = ProcessContext {
+            connector_id: "acme",
+            nearest_region: None,
+            received_ms: 5,
+        };
+        let out = process(body, &config, &ctx).unwrap();
+        let sent = plan("acme", None, &out, 5).stats_body.unwrap();
+        let back = IngestDelta::from_body(&sent).unwrap();
+        assert_eq!((back.drift.types.len(), back.drift.fields.len()), (1, 1));
+        assert_eq!(
+            back.drift, out.drift,
+            "what the stats object reads is what ingest saw"
+        );
+        assert_eq!(back.stats, crate::stats::ingest_delta(&out, &[], 5));
+        assert_eq!(IngestDelta::from_body("not json\n{}"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! The one entry point the Worker, the browser build and the tests call: a Currents request body
 //! and a connector config in; Segment batches (packed once, each the queue message that carries
 //! it and the Segment request it becomes), filtered events and quarantined events out. Every
-//! input event ends in exactly one of the three.
+//! input event ends in exactly one of the three. Along the way each valid event is checked
+//! against the mapping table: what it does not describe is the batch's drift report.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -9,6 +10,7 @@ use serde_json::value::RawValue;
 use crate::config::{ConnectorConfig, Region};
 use crate::currents::{Envelope, RawEvent, RejectReason, Rejected, validate_event};
 use crate::delivery::{DeliveryMessage, Packer, QueuedEvent};
+use crate::drift;
 use crate::error::RequestError;
 use crate::translate::{FilterReason, TranslateContext, translate};
 
@@ -64,6 +66,9 @@ pub struct Outcome {
     pub filtered: Vec<FilteredEvent>,
     /// Events kept for inspection and replay.
     pub quarantined: Vec<QuarantinedEvent>,
+    /// Event types and properties of the valid events (forwarded, filtered or quarantined alike)
+    /// that the mapping table does not describe, seen at `received_ms`.
+    pub drift: drift::Report,
 }
 
 impl Outcome {
@@ -108,7 +113,9 @@ pub fn process(
         batches: Vec::new(),
         filtered: Vec::new(),
         quarantined: Vec::new(),
+        drift: drift::Report::default(),
     };
+    let mut drift = drift::Observer::default();
     let mut packer = Packer::new(
         ctx.connector_id,
         config.generation.as_deref(),
@@ -122,6 +129,7 @@ pub fn process(
                 continue;
             }
         };
+        drift.observe(&ev, ctx.received_ms);
         let translated = match translate(&ev, config, &tctx) {
             Ok(t) => t,
             Err(reason) => {
@@ -147,6 +155,7 @@ pub fn process(
         }
     }
     outcome.batches = packer.finish();
+    outcome.drift = drift.report;
     Ok(outcome)
 }
 

@@ -1,13 +1,17 @@
 //! Per-connector counters: the totals and their merge (`totals`), the deltas a request or a
 //! consumer invocation adds (`tally`), and, on wasm32, the `ConnectorStats` Durable Object that
-//! keeps them and the admin route that reads them (`object`).
+//! keeps them and the admin routes that read them (`object`). The same object keeps the
+//! connector's drift report ([`crate::drift`]), which ingest sends along with its delta; what
+//! each of its requests does is decided here (`requests`).
 
 #[cfg(all(target_arch = "wasm32", feature = "edge"))]
 pub(crate) mod object;
+mod requests;
 mod tally;
 mod totals;
 
-pub use tally::{Counted, Tally, Tick, ingest_delta};
+pub use requests::{ObjectEffects, ObjectView, object_request};
+pub use tally::{Counted, IngestDelta, Tally, Tick, ingest_body, ingest_delta};
 pub use totals::{BUCKET_MS, Bucket, LastError, MAX_BUCKETS, Stats, StatsDelta};
 
 /// The name of a connector's stats object: its id, followed by `/{generation}` when it has one,

@@ -1,10 +1,12 @@
-//! `ConnectorStats`: one Durable Object per connector (named by its id) holding the
-//! [`Stats`] totals as a JSON string under storage key `stats`. `POST /add` merges a delta,
-//! `GET /` returns the totals. The merge is pure ([`Stats::merge`]).
+//! `ConnectorStats`: one Durable Object per connector generation (named by
+//! [`super::object_name`]) holding the [`Stats`] totals as a JSON string under storage key
+//! `stats`, and the connector's drift report ([`Report`]) under `drift`. What each request does
+//! is pure ([`object_request`]: `POST /add`, `POST /ingest`, `GET /`, `GET /drift`,
+//! `DELETE /drift`); this shell loads both values, calls it and performs the writes it returns.
 //!
-//! The totals are kept in memory once loaded and every merge happens synchronously on them
-//! (after the request body is read and before the storage write), so concurrent deltas never
-//! overwrite each other; each write stores the latest snapshot.
+//! Both values are kept in memory once loaded and every request works on them synchronously
+//! (after its body is read and before the storage writes), so concurrent deltas never overwrite
+//! each other; each write stores the latest snapshot.
 
 use std::cell::RefCell;
 
@@ -13,8 +15,9 @@ use ::worker::{
     durable_object,
 };
 
-use super::{STATS_STORAGE_KEY, Stats};
+use super::{ObjectView, STATS_STORAGE_KEY, Stats, object_request};
 use crate::config::{STATS_BINDING, store as config_store};
+use crate::drift::{DRIFT_STORAGE_KEY, Report};
 use crate::web::{self, Answer, Problem};
 
 /// The per-connector stats object.
@@ -22,6 +25,7 @@ use crate::web::{self, Answer, Problem};
 pub struct ConnectorStats {
     state: State,
     total: RefCell<Option<Stats>>,
+    drift: RefCell<Option<Report>>,
 }
 
 impl DurableObject for ConnectorStats {
@@ -29,56 +33,60 @@ impl DurableObject for ConnectorStats {
         Self {
             state,
             total: RefCell::new(None),
+            drift: RefCell::new(None),
         }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let delta = match (req.method(), req.path().as_str()) {
-            (Method::Post, "/add") => match serde_json::from_str::<Stats>(&req.text().await?) {
-                Ok(delta) => Some(delta),
-                Err(_) => return Response::error("invalid delta", 400),
-            },
-            (Method::Get, "/") => None,
-            _ => return Response::error("not found", 404),
+        let method = req.method();
+        let body = match method {
+            Method::Post => req.text().await?,
+            _ => String::new(),
         };
         self.load().await;
-        let json = {
-            let mut total = self.total.borrow_mut();
-            let total = total.get_or_insert_with(Stats::default);
-            if let Some(delta) = &delta {
-                total.merge(delta);
-            }
-            serde_json::to_string(total).unwrap_or_default()
+        // Synchronous from here to the writes: no other request interleaves.
+        let effects = {
+            let (mut total, mut drift) = (self.total.borrow_mut(), self.drift.borrow_mut());
+            let request = (method.as_ref(), req.path(), body);
+            object_request(
+                (request.0, &request.1, &request.2),
+                total.get_or_insert_with(Stats::default),
+                drift.get_or_insert_with(Report::default),
+            )
         };
-        if delta.is_some() {
-            let storage = self.state.storage();
-            storage.put(STATS_STORAGE_KEY, json.clone()).await?;
+        let storage = self.state.storage();
+        if let Some(json) = effects.put_stats {
+            storage.put(STATS_STORAGE_KEY, json).await?;
         }
-        Response::ok(json)
+        if let Some(json) = effects.put_drift {
+            storage.put(DRIFT_STORAGE_KEY, json).await?;
+        }
+        if effects.delete_drift {
+            storage.delete(DRIFT_STORAGE_KEY).await?;
+        }
+        Ok(Response::ok(effects.body)?.with_status(effects.status))
     }
 }
 
 impl ConnectorStats {
-    /// Loads the stored totals once per object instance.
+    /// Loads the stored totals and drift report once per object instance.
     async fn load(&self) {
-        if self.total.borrow().is_some() {
-            return;
+        if self.total.borrow().is_none() {
+            let loaded = serde_json::from_str(&self.stored(STATS_STORAGE_KEY).await);
+            // Another request may have loaded (and merged into) the totals meanwhile: keep those.
+            self.total
+                .borrow_mut()
+                .get_or_insert(loaded.unwrap_or_default());
         }
-        let stored: Option<String> = self
-            .state
-            .storage()
-            .get(STATS_STORAGE_KEY)
-            .await
-            .ok()
-            .flatten();
-        let loaded: Stats = stored
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
-        // Another request may have loaded (and merged into) the totals meanwhile: keep those.
-        let mut total = self.total.borrow_mut();
-        if total.is_none() {
-            *total = Some(loaded);
+        if self.drift.borrow().is_none() {
+            let loaded = Report::from_json(&self.stored(DRIFT_STORAGE_KEY).await);
+            self.drift.borrow_mut().get_or_insert(loaded);
         }
+    }
+
+    async fn stored(&self, key: &str) -> String {
+        let stored: Option<String> = self.state.storage().get(key).await.ok().flatten();
+        stored.unwrap_or_default()
     }
 }
 
@@ -89,33 +97,60 @@ fn stub(env: &Env, object: &str) -> Result<::worker::Stub> {
         .get_stub()
 }
 
-/// Adds `delta` to the totals of stats object `object` ([`super::object_name`]). Failures are logged, never raised: stats must not
-/// slow down or fail delivery.
-pub async fn add(env: &Env, object: &str, delta: &Stats) {
-    let result = async {
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(
-            serde_json::to_string(delta).unwrap_or_default().into(),
-        ));
-        let req = Request::new_with_init("https://stats/add", &init)?;
-        stub(env, object)?.fetch_with_request(req).await
-    }
-    .await;
+/// One request to stats object `object`.
+async fn call(
+    env: &Env,
+    object: &str,
+    (method, path): (&str, &str),
+    body: Option<String>,
+) -> Result<Response> {
+    let mut init = RequestInit::new();
+    let method = match method {
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
+        _ => Method::Get,
+    };
+    init.with_method(method).with_body(body.map(Into::into));
+    let req = Request::new_with_init(&format!("https://stats{path}"), &init)?;
+    stub(env, object)?.fetch_with_request(req).await
+}
+
+/// Posts to stats object `object`. Failures are logged, never raised: stats must not slow down
+/// or fail delivery.
+async fn post(env: &Env, object: &str, path: &str, body: String) {
+    let result = call(env, object, ("POST", path), Some(body)).await;
     if !matches!(&result, Ok(r) if r.status_code() == 200) {
         console_log!("{}", web::platform_failure_line(object, "stats_write"));
     }
 }
 
+/// Adds `delta` to the totals of stats object `object` ([`super::object_name`]).
+pub async fn add(env: &Env, object: &str, delta: &Stats) {
+    let body = serde_json::to_string(delta).unwrap_or_default();
+    post(env, object, "/add", body).await;
+}
+
+/// Adds an ingest request's delta and drift report ([`super::ingest_body`]) to stats object
+/// `object`, in one call.
+pub async fn add_ingest(env: &Env, object: &str, body: String) {
+    post(env, object, "/ingest", body).await;
+}
+
 /// The totals of stats object `object` (zeros when it never had any).
 pub async fn get(env: &Env, object: &str) -> Result<Stats> {
-    let mut res = stub(env, object)?.fetch_with_str("https://stats/").await?;
+    let mut res = call(env, object, ObjectView::Counters.request(), None).await?;
     Ok(serde_json::from_str(&res.text().await?).unwrap_or_default())
 }
 
-/// `GET /admin/connectors/{id}/stats`: the totals of the connector's current generation.
-/// Counters belong to a connector: no document, no stats (404 `unknown_connector`, not zeros); a
-/// document that does not parse shows the counters kept under the bare id.
-pub async fn answer(env: &Env, connector: &str) -> std::result::Result<Answer, Problem> {
+/// `GET /admin/connectors/{id}/stats`, `GET` and `DELETE /admin/connectors/{id}/drift`: what the
+/// stats object of the connector's current generation keeps. Counters and reports belong to a
+/// connector: no document, no stats (404 `unknown_connector`, not zeros); a document that does
+/// not parse shows what is kept under the bare id.
+pub async fn answer(
+    env: &Env,
+    connector: &str,
+    view: ObjectView,
+) -> std::result::Result<Answer, Problem> {
     let generation = match config_store::read_fresh(env, connector).await {
         Ok(Some(config)) => config.generation,
         Ok(None) => return Err(Problem::UnknownConnector),
@@ -123,6 +158,10 @@ pub async fn answer(env: &Env, connector: &str) -> std::result::Result<Answer, P
         Err(problem) => return Err(problem),
     };
     let object = super::object_name(connector, generation.as_deref());
-    let stats = get(env, &object).await.map_err(|_| Problem::Internal)?;
-    Ok(web::json_answer(200, super::stats_json(connector, &stats)))
+    let unreachable = |_| Problem::Internal;
+    let mut res = call(env, &object, view.request(), None)
+        .await
+        .map_err(unreachable)?;
+    let body = res.text().await.map_err(unreachable)?;
+    view.answer(connector, res.status_code(), &body)
 }

@@ -7,7 +7,49 @@ use std::collections::BTreeMap;
 
 use super::{LastError, Stats};
 use crate::delivery::HoldReason;
+use crate::drift;
 use crate::pipeline::Outcome;
+
+/// What ingest sends its connector's stats object, in one call per request: the stats delta and
+/// the batch's drift report. On the wire ([`ingest_body`]) it is the delta's JSON, then, when the
+/// batch had drift, a newline and the report's JSON (compact JSON never holds a raw newline), so
+/// the object reads each part with the reader it has for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestDelta {
+    /// The request's counters ([`ingest_delta`]).
+    pub stats: Stats,
+    /// What the batch carried that the mapping table does not describe.
+    pub drift: drift::Report,
+}
+
+/// The body of the stats object's `POST /ingest` ([`IngestDelta`]).
+pub fn ingest_body(stats: &Stats, drift: &drift::Report) -> String {
+    let mut body = serde_json::to_string(stats).unwrap_or_default();
+    if !drift.is_empty() {
+        body.push('\n');
+        body.push_str(&serde_json::to_string(drift).unwrap_or_default());
+    }
+    body
+}
+
+impl IngestDelta {
+    /// A delta without drift (a consumer's or a replay's).
+    pub fn of(stats: Stats) -> IngestDelta {
+        IngestDelta {
+            stats,
+            drift: drift::Report::default(),
+        }
+    }
+
+    /// Reads an [`ingest_body`]; `None` when its first part is not a stats delta.
+    pub fn from_body(body: &str) -> Option<IngestDelta> {
+        let (stats, drift) = body.split_once('\n').unwrap_or((body, ""));
+        Some(IngestDelta {
+            stats: serde_json::from_str(stats).ok()?,
+            drift: drift::Report::from_json(drift),
+        })
+    }
+}
 
 /// What one finished delivery step adds to a connector's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]

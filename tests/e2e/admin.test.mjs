@@ -31,6 +31,8 @@ const ROUTES = [
   ["POST", `/admin/connectors/${ID}/pause`],
   ["POST", `/admin/connectors/${ID}/resume`],
   ["GET", `/admin/connectors/${ID}/stats`],
+  ["GET", `/admin/connectors/${ID}/drift`],
+  ["DELETE", `/admin/connectors/${ID}/drift`],
   ["GET", `/admin/quarantine?connector=${ID}`],
   ["GET", "/admin/quarantine/object?key=quarantine/x/y.json"],
   ["POST", "/admin/quarantine/replay"],

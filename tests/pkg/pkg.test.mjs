@@ -9,7 +9,9 @@ import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { GOLDEN_DIR, ROOT, loadGoldens, loadSamples, newToken, r2Objects, sha256hex, startHarness } from "../e2e/harness.mjs";
+import {
+  GOLDEN_DIR, ROOT, loadGoldens, loadSamples, newToken, r2Objects, sha256hex, startHarness, waitFor,
+} from "../e2e/harness.mjs";
 import { prettyJson } from "../../www/results.js";
 
 const require = createRequire(import.meta.url);
@@ -64,6 +66,10 @@ after(async () => {
 });
 
 const tracks = (outcome) => outcome.batches.flatMap((b) => b.events.map((e) => e.json));
+/** Drift entries without their times (when the batch was translated: each call reads the clock). */
+const timeless = (list) => list.map(({ first_seen_ms, last_seen_ms, ...rest }) => rest);
+/** An outcome whose drift report carries no times. */
+const untimed = (o) => ({ ...o, drift: { ...o.drift, types: timeless(o.drift.types), fields: timeless(o.drift.fields) } });
 
 test("pkg translateBatch equals the Worker's output for every Braze sample", async () => {
   const events = loadSamples();
@@ -97,7 +103,7 @@ test("numbers JavaScript cannot hold reach the page as the Worker sends them", a
   const [track] = tracks(local);
   assert.ok(track.includes(literals), track);
   assert.equal(local.quarantined[0].raw, bad, "quarantined as received");
-  assert.deepEqual(JSON.parse(relay.translateBatchJson(body, configText, CONNECTOR)), local, "both routes agree");
+  assert.deepEqual(untimed(JSON.parse(relay.translateBatchJson(body, configText, CONNECTOR))), untimed(local), "both routes agree");
   // What the page prints: indented, every literal kept (JSON.parse would give 9007199254740992 and Infinity).
   const shown = prettyJson(track);
   for (const literal of literals.split(",")) assert.ok(shown.includes(literal.replace(":", ": ")), shown);
@@ -111,6 +117,38 @@ test("numbers JavaScript cannot hold reach the page as the Worker sends them", a
   });
   const stored = (await r2Objects(h.r2, "quarantine/")).map((o) => o.text).join("\n");
   assert.ok(stored.includes(bad), "the Worker keeps the raw event as pkg gives it");
+});
+
+test("pkg reports the batch's drift exactly as the Worker records it in the connector's report", async () => {
+  const id = "pkg-drift";
+  await h.putConnector(id, { ...config, token_sha256: sha256hex(token) });
+  const user = { user_id: "b-1", external_user_id: "u-1" };
+  const events = [
+    ...loadSamples(),
+    { id: "d-1", event_type: "users.messages.hologram.Send", time: 1767225600, user, properties: { hologram_id: 7, viewer: "jane.doe@example.com" } },
+    { id: "d-2", event_type: "users.messages.email.Open", time: 1767225600, user, properties: { campaign_id: "c", relay_test_score: 0.5 } },
+  ];
+  const body = JSON.stringify({ events });
+  const local = relay.translateBatch(body, config, id);
+  const hologram = local.drift.types.find((t) => t.event_type === "users.messages.hologram.Send");
+  assert.deepEqual(hologram.example, [["hologram_id", "number"], ["viewer", "string"]]);
+  assert.ok(local.drift.fields.some((f) => f.field === "relay_test_score" && f.kind === "number"), JSON.stringify(local.drift.fields));
+  assert.ok(!JSON.stringify(local.drift).includes("jane.doe"), "names and kinds only");
+  assert.deepEqual(untimed(JSON.parse(relay.translateBatchJson(body, config, id))).drift, untimed(local).drift, "both routes agree");
+  const before = Date.now();
+  const all = [...local.drift.types, ...local.drift.fields];
+  assert.ok(all.every((e) => e.first_seen_ms === e.last_seen_ms && Math.abs(e.first_seen_ms - before) < 60_000), "seen when translated");
+
+  const res = await h.post(id, body, { token });
+  assert.equal(res.status, 200, res.text);
+  // Times differ (the page's clock, the Worker's): everything else is the same.
+  const worker = await waitFor(async () => {
+    const r = await h.admin("GET", `/admin/connectors/${id}/drift`);
+    return r.status === 200 && r.json.types.length > 0 && r.json;
+  }, { message: "the Worker's drift report" });
+  assert.deepEqual(timeless(worker.types), timeless(local.drift.types));
+  assert.deepEqual(timeless(worker.fields), timeless(local.drift.fields));
+  assert.equal(worker.overflow, local.drift.overflow);
 });
 
 test("pkg output equals the golden files", () => {
@@ -132,7 +170,7 @@ test("pkg reports filtered and quarantined events with reasons", () => {
   assert.deepEqual(out.filtered.map((f) => f.reason), ["anonymous_user"]);
   assert.deepEqual(out.quarantined.map((q) => q.reason), ["invalid_time"]);
   assert.deepEqual(out.summary, { received: 2, accepted: 0, filtered: 1, quarantined: 1, batches: 0 });
-  assert.deepEqual(relay.translateBatch(body, "{}"), out, "JSON text or nothing: the same empty config");
+  assert.deepEqual(untimed(relay.translateBatch(body, "{}")), untimed(out), "JSON text or nothing: the same empty config");
   const anon = relay.translateBatch(body, { identity: { include_anonymous: true } });
   assert.equal(JSON.parse(anon.batches[0].events[0].json).anonymousId, "b");
   assert.equal(Object.getPrototypeOf(anon.batches[0]), Object.prototype, "plain objects, not Maps");

@@ -4,6 +4,7 @@
 use currents_relay::Outcome;
 use currents_relay::config::{ConnectorConfig, Region};
 use currents_relay::delivery::MAX_MESSAGE_BYTES;
+use currents_relay::drift::{MAX_EXAMPLE_PROPERTIES, MAX_FIELDS, MAX_NAME_BYTES, MAX_TYPES};
 use currents_relay::segment::{
     MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_MESSAGE_ID_LEN,
 };
@@ -66,6 +67,7 @@ pub fn configs() -> [ConnectorConfig; 3] {
 
 /// Every invariant of one `process` outcome.
 pub fn check_outcome(outcome: &Outcome, config: &ConnectorConfig, nearest: Option<Region>) {
+    check_drift(outcome);
     // Conservation: every event in exactly one of batches / filtered / quarantined.
     let indices = outcome.outcome_indices();
     assert!(
@@ -130,5 +132,21 @@ pub fn check_outcome(outcome: &Outcome, config: &ConnectorConfig, nearest: Optio
     for q in &outcome.quarantined {
         // Syntax only: a number such as 1e999 is valid JSON that `Value` cannot hold.
         let _: IgnoredAny = serde_json::from_str(q.raw.get()).expect("quarantined raw is JSON");
+    }
+}
+
+/// The drift report keeps its bounds whatever the body: entries, example sizes, name lengths.
+fn check_drift(outcome: &Outcome) {
+    let drift = &outcome.drift;
+    assert!(drift.types.len() <= MAX_TYPES, "{} types", drift.types.len());
+    assert!(drift.fields.len() <= MAX_FIELDS, "{} fields", drift.fields.len());
+    for e in drift.types.iter().chain(&drift.fields) {
+        assert!(e.count >= 1 && e.example.len() <= MAX_EXAMPLE_PROPERTIES);
+        let names = std::iter::once(&e.event_type)
+            .chain(&e.field)
+            .chain(e.example.iter().map(|(name, _)| name));
+        for name in names {
+            assert!(name.len() <= MAX_NAME_BYTES + '…'.len_utf8(), "{name:?}");
+        }
     }
 }
