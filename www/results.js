@@ -6,7 +6,8 @@
 // a value nested thousands of levels deep is shown (its levels past the 100th as raw text).
 // What the mapping table does not describe (the outcome's `drift`: new event types, undocumented
 // properties per type) is marked on the events that carry it: a "new type" badge
-// (data-drift-type), and the undocumented properties named under the event (data-drift-field).
+// (data-drift-type) with how such a type is placed (data-drift="placement"), and the undocumented
+// properties named under the event (data-drift-field).
 
 import { prettyJson } from "./json-text.js";
 
@@ -141,6 +142,17 @@ function driftNote(fields) {
   return note;
 }
 
+/** How a type the table does not know was placed (docs/DECISIONS.md, "Unknown types"). */
+function unknownTypeNote() {
+  const code = (text) => el("code", { text });
+  return el("p", { class: "drift-note", "data-drift": "placement" },
+    "Not in the mapping table: named by its event type and placed by the table's general rule: ",
+    code("email_address"), " → ", code("context.traits.email"), ", ",
+    code("user_phone_number"), " or ", code("to_phone_number"), " → ", code("context.traits.phone"), ", ",
+    code("device_model"), " → ", code("context.device.model"),
+    "; never-forwarded fields dropped; every other property stays in ", code("properties"), ".");
+}
+
 function eventItem(row, open, marks) {
   const name = row.outcome === "forwarded" ? row.name : null;
   const drift = rowDrift(row, marks);
@@ -161,7 +173,11 @@ function eventItem(row, open, marks) {
     drift.fields.length ? el("span", { class: "badge badge-drift", "data-drift": "fields", text: `${drift.fields.length} new ${drift.fields.length === 1 ? "property" : "properties"}` }) : null,
     name != null ? el("span", { class: "name" }, "→\u00a0", dotted("strong", null, name)) : el("code", { class: "name", text: row.reason }));
   const body = name != null ? forwardedBody(row) : problemBody(row);
-  const details = el("details", { open }, summary, ...(drift.fields.length ? [driftNote(drift.fields)] : []), ...body);
+  const notes = [
+    drift.newType && name != null ? unknownTypeNote() : null,
+    drift.fields.length ? driftNote(drift.fields) : null,
+  ].filter(Boolean);
+  const details = el("details", { open }, summary, ...notes, ...body);
   item.append(details);
   return item;
 }

@@ -220,3 +220,34 @@ test("Playground: marks new types and undocumented properties, exactly those pkg
   await page.click('#events li[data-index="2"] summary');
   await screenshot(page, "drift");
 });
+
+test("Playground: an unknown type shows where the general rule put its email, phone and device model", async () => {
+  await page.goto(server.url);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  const before = Number(await page.evaluate(() => document.body.dataset.renders ?? 0));
+  const event = {
+    id: "u1", event_type: NEW_TYPE, time: 1_767_225_600, user: user("u1"),
+    properties: { email_address: "a@example.com", user_phone_number: "+15550100", device_model: "Holo 1",
+      platform: "web", os_version: "9", hologram_id: 7 },
+  };
+  await page.$eval("#batch", (el, value) => {
+    el.value = value;
+    el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertFromPaste" }));
+  }, JSON.stringify({ events: [event] }));
+  await page.waitForFunction((n) => Number(document.body.dataset.renders ?? 0) > n, before);
+  const item = page.locator('#events li[data-index="0"]');
+  await item.locator("summary").click();
+  const note = await item.locator('[data-drift="placement"]').textContent();
+  for (const part of ["email_address", "context.traits.email", "user_phone_number", "context.traits.phone",
+    "device_model", "context.device.model"]) assert.ok(note.includes(part), `${part} in: ${note}`);
+  // The payload the page shows is the one the rule produced.
+  const out = relay.translateBatch(JSON.stringify({ events: [event] }), await page.inputValue("#config"), "playground");
+  const track = JSON.parse(out.batches[0].events[0].json);
+  assert.deepEqual(track.context.traits, { email: "a@example.com", phone: "+15550100" });
+  assert.deepEqual(track.context.device, { model: "Holo 1" });
+  assert.deepEqual(Object.keys(track.properties).sort(), ["hologram_id", "platform"]);
+  const shown = await item.textContent();
+  assert.ok(shown.includes('"phone": "+15550100"') && shown.includes('"model": "Holo 1"'), "the payload shows the placement");
+  // A known type gets no such note.
+  assert.equal(await page.locator('[data-drift="placement"]').count(), 1);
+});
