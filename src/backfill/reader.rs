@@ -1,0 +1,352 @@
+//! The reading side of a run: each selected file, record by record, mapped to Currents events,
+//! translated by `process()` in chunks, and each event sent on (or printed, in a dry run),
+//! filtered or quarantined.
+
+use std::io::{BufWriter, StdoutLock, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use apache_avro::types::Value;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::checkpoint::{Checkpoint, Resume};
+use super::cli::Options;
+use super::clock::Stopwatch;
+use super::coord::{At, Note};
+use super::layout::{FileMeta, file_meta};
+use super::read::{open, record_fields};
+use super::record::{Mapped, check_schema, map_record};
+use super::requests::{Origin, Request, RequestPacker};
+use super::run::dispatch;
+use super::tally::QuarantineLine;
+use crate::config::ConnectorConfig;
+use crate::pipeline::{ProcessContext, process};
+
+/// Records translated together by one `process()` call.
+pub const CHUNK_RECORDS: usize = 1_000;
+
+/// The reader's state for one run.
+pub(super) struct Reader<'a> {
+    pub options: &'a Options,
+    pub config: &'a ConnectorConfig,
+    pub checkpoint: &'a Checkpoint,
+    pub notes: Sender<Note>,
+    pub requests: Option<SyncSender<Request>>,
+    pub stop: Arc<AtomicBool>,
+    pub decoded: Arc<AtomicU64>,
+    pub file_names: Arc<Mutex<Vec<String>>>,
+    pub clock: Stopwatch,
+    pub stdout: Option<BufWriter<StdoutLock<'static>>>,
+    pub packer: RequestPacker,
+    pub found: u64,
+    pub skipped: u64,
+    pub already_complete: u64,
+}
+
+/// One file being read.
+struct Current<'f> {
+    no: u32,
+    key: &'f str,
+    meta: FileMeta,
+    warned_unknown: bool,
+}
+
+/// A dry run's line: where the call would go, where it came from, the call.
+#[derive(Serialize)]
+struct Printed<'a> {
+    destination: &'a str,
+    region: &'a str,
+    file: &'a str,
+    record: u64,
+    call: &'a RawValue,
+}
+
+impl Reader<'_> {
+    fn note(&self, note: Note) {
+        let _ = self.notes.send(note);
+    }
+
+    /// Reads every file, then sends what is still open.
+    pub fn read_all(&mut self, files: &[PathBuf]) {
+        for path in files {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            self.read_file(path);
+        }
+        let rest = std::mem::replace(&mut self.packer, RequestPacker::new("")).finish();
+        for r in rest {
+            dispatch(&self.requests, &self.notes, r);
+        }
+        if let Some(out) = &mut self.stdout {
+            let _ = out.flush();
+        }
+    }
+
+    fn read_file(&mut self, path: &std::path::Path) {
+        let key = path.to_string_lossy().into_owned();
+        let meta = file_meta(path);
+        if self.options.selection.file(&meta).is_err() {
+            self.skipped += 1;
+            return;
+        }
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let start = match self.checkpoint.resume(&key, bytes) {
+            Resume::Complete => {
+                self.already_complete += 1;
+                return;
+            }
+            Resume::Fresh => 0,
+            Resume::From(k) => k,
+            Resume::Changed => {
+                self.note(Note::Log(format!(
+                    "{key}: its size changed since the checkpoint: read again from its first record"
+                )));
+                0
+            }
+        };
+        let no = {
+            let mut names = self.file_names.lock().expect("file names");
+            names.push(key.clone());
+            (names.len() - 1) as u32
+        };
+        self.note(Note::Opened {
+            file: no,
+            key: key.clone(),
+            bytes,
+            start,
+        });
+        let mut cur = Current {
+            no,
+            key: &key,
+            meta,
+            warned_unknown: false,
+        };
+        let mut avro = match open(path, &self.decoded) {
+            Ok(r) => r,
+            Err(e) => return self.file_failed(&cur, "unreadable_file", 0, &e),
+        };
+        let fields = record_fields(avro.writer_schema())
+            .map(|f| f.into_iter().map(str::to_owned).collect::<Vec<_>>());
+        let names: Option<Vec<&str>> = fields
+            .as_ref()
+            .map(|f| f.iter().map(String::as_str).collect());
+        if let Err((reason, detail)) =
+            check_schema(names.as_deref(), cur.meta.event_type.as_deref())
+        {
+            return self.file_failed(&cur, reason, 0, &detail);
+        }
+        let mut chunk: Vec<(u64, Value)> = Vec::with_capacity(CHUNK_RECORDS);
+        let mut count = 0u64;
+        let mut already = 0u64;
+        for item in avro.by_ref() {
+            match item {
+                Ok(_) if count < start => already += 1,
+                Ok(value) => chunk.push((count, value)),
+                Err(e) => {
+                    self.translate(&mut cur, std::mem::take(&mut chunk), already);
+                    let detail = format!("cannot read on (truncated or corrupt): {e}");
+                    return self.file_failed(&cur, "unreadable_file", count, &detail);
+                }
+            }
+            count += 1;
+            if chunk.len() == CHUNK_RECORDS || already as usize == CHUNK_RECORDS {
+                self.translate(&mut cur, std::mem::take(&mut chunk), already);
+                already = 0;
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+        }
+        self.translate(&mut cur, chunk, already);
+        self.note(Note::Ended {
+            file: no,
+            total: Some(count),
+            failure: None,
+        });
+    }
+
+    fn file_failed(&self, cur: &Current<'_>, reason: &str, record: u64, detail: &str) {
+        let line = QuarantineLine {
+            file: cur.key,
+            record,
+            reason,
+            detail,
+            event_id: None,
+            event_type: cur.meta.event_type.as_deref(),
+            status: None,
+            raw: None,
+        };
+        let notice = format!("{}, record {record}: {reason}: {detail}", cur.key);
+        self.note(Note::Ended {
+            file: cur.no,
+            total: None,
+            failure: Some((reason.to_owned(), line.to_json(), notice)),
+        });
+    }
+
+    fn quarantine(&self, cur: &Current<'_>, record: u64, q: Quarantine<'_>) {
+        let raw = RawValue::from_string(q.raw.to_owned()).ok();
+        let line = QuarantineLine {
+            file: cur.key,
+            record,
+            reason: q.reason,
+            detail: q.detail,
+            event_id: q.event_id,
+            event_type: q.event_type,
+            status: None,
+            raw: raw.as_deref(),
+        };
+        self.note(Note::Quarantined {
+            at: (cur.no, record),
+            reason: q.reason.to_owned(),
+            line: line.to_json(),
+            notice: format!(
+                "{}, record {record}: quarantined {}: {}",
+                cur.key, q.reason, q.detail
+            ),
+        });
+    }
+
+    /// Maps, filters and translates a chunk of records; sends, prints, filters or quarantines
+    /// each.
+    fn translate(&mut self, cur: &mut Current<'_>, records: Vec<(u64, Value)>, already: u64) {
+        self.note(Note::Decoded {
+            records: records.len() as u64 + already,
+            already,
+        });
+        if records.is_empty() {
+            return;
+        }
+        let mut kept: Vec<(u64, Mapped)> = Vec::with_capacity(records.len());
+        for (record, value) in records {
+            let mapped = match map_record(&value, cur.meta.event_type.as_deref()) {
+                Ok(m) => m,
+                Err((e, raw)) => {
+                    let q = Quarantine {
+                        reason: e.code(),
+                        detail: &e.to_string(),
+                        raw: &raw,
+                        event_id: None,
+                        event_type: cur.meta.event_type.as_deref(),
+                    };
+                    self.quarantine(cur, record, q);
+                    continue;
+                }
+            };
+            let selected = self.options.selection.record(
+                mapped.event_type.as_deref(),
+                mapped.time,
+                cur.meta.hour.is_some(),
+            );
+            if let Err(skip) = selected {
+                self.note(Note::Filtered(skip.code(), vec![(cur.no, record)]));
+                continue;
+            }
+            if !cur.warned_unknown
+                && let Some(t) = &mapped.event_type
+                && crate::mapping::lookup(t).is_none()
+            {
+                cur.warned_unknown = true;
+                self.note(Note::Log(format!(
+                    "{}, record {record}: event type {t:?} is not in the table: translated as the Worker does (its own name; filtered unknown_type if the connector's events.forward_unknown is off)",
+                    cur.key
+                )));
+            }
+            kept.push((record, mapped));
+        }
+        self.process(cur, kept);
+    }
+
+    fn process(&mut self, cur: &Current<'_>, mut kept: Vec<(u64, Mapped)>) {
+        let mut body =
+            String::with_capacity(kept.iter().map(|(_, m)| m.event.len() + 1).sum::<usize>() + 16);
+        body.push_str(r#"{"events":["#);
+        for (i, (_, m)) in kept.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&m.event);
+        }
+        body.push_str("]}");
+        let ctx = ProcessContext {
+            connector_id: &self.options.connector,
+            nearest_region: None,
+            received_ms: 0,
+        };
+        let outcome = process(body.as_bytes(), self.config, &ctx)
+            .expect("a body of mapped records is a Currents batch");
+        let mut filtered: Vec<(&'static str, Vec<At>)> = Vec::new();
+        for f in &outcome.filtered {
+            let at = (cur.no, kept[f.index].0);
+            match filtered.iter_mut().find(|(r, _)| *r == f.reason.code()) {
+                Some((_, list)) => list.push(at),
+                None => filtered.push((f.reason.code(), vec![at])),
+            }
+        }
+        for (reason, at) in filtered {
+            self.note(Note::Filtered(reason, at));
+        }
+        for q in &outcome.quarantined {
+            let (record, m) = &kept[q.index];
+            let quarantine = Quarantine {
+                reason: q.reason.code(),
+                detail: &q.detail,
+                raw: &m.raw,
+                event_id: q.event_id.as_deref(),
+                event_type: m.event_type.as_deref(),
+            };
+            self.quarantine(cur, *record, quarantine);
+        }
+        let now = self.clock.elapsed().as_millis() as u64;
+        let mut printed = Vec::new();
+        for batch in outcome.batches {
+            for event in batch.events {
+                let index = event.index.expect("process() numbers its events");
+                let (record, mapped) = &mut kept[index];
+                if let Some(out) = &mut self.stdout {
+                    let line = Printed {
+                        destination: &batch.destination,
+                        region: batch.region.code(),
+                        file: cur.key,
+                        record: *record,
+                        call: &event.json,
+                    };
+                    let _ = serde_json::to_writer(&mut *out, &line);
+                    let _ = out.write_all(b"\n");
+                    printed.push((cur.no, *record));
+                    continue;
+                }
+                let origin = Origin {
+                    file: cur.no,
+                    record: *record,
+                    raw: std::mem::take(&mut mapped.raw),
+                };
+                if let Some(full) =
+                    self.packer
+                        .push(&batch.destination, batch.region, event, origin, now)
+                {
+                    dispatch(&self.requests, &self.notes, full);
+                }
+            }
+        }
+        if !printed.is_empty() {
+            self.note(Note::Sent(printed));
+        }
+        for r in self.packer.due(now) {
+            dispatch(&self.requests, &self.notes, r);
+        }
+    }
+}
+
+/// A record to quarantine, as the reader knows it.
+struct Quarantine<'a> {
+    reason: &'a str,
+    detail: &'a str,
+    raw: &'a str,
+    event_id: Option<&'a str>,
+    event_type: Option<&'a str>,
+}

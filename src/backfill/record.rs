@@ -1,0 +1,561 @@
+//! One Avro record of a Currents storage file → the Currents event Braze's HTTP push carries for
+//! it, so the Worker's `process()` translates it.
+//!
+//! A storage record is flat: every field of the event side by side (Braze's glossary, "Cloud
+//! Storage" tabs). The HTTP push groups them: `id`, `event_type` and `time` at the top,
+//! `user_id`, `external_user_id`, `device_id` and `timezone` in `user`, everything else in
+//! `properties`. Two fields differ in shape: the `properties` of custom events and purchases is a
+//! JSON *string* in storage and the object `custom_properties` / `purchase_properties` in the
+//! HTTP push. An Avro `null` (a union's null branch) is an absent field, as Braze sends it.
+//!
+//! Values are written as JSON text in one pass (no value tree): strings escaped, integers as they
+//! are, a `float` with the shortest text that reads back as the same 32-bit number (what Braze
+//! wrote before it was stored), a JSON string of properties copied verbatim.
+
+use std::io::Write as _;
+
+use apache_avro::types::Value;
+use serde_json::value::RawValue;
+
+use crate::mapping::CUSTOM_EVENT_TYPE;
+
+/// Record fields that the HTTP push carries in `user`.
+pub const USER_FIELDS: [&str; 4] = ["user_id", "external_user_id", "device_id", "timezone"];
+/// Record fields that the HTTP push carries at the top of the event.
+pub const TOP_FIELDS: [&str; 3] = ["id", "event_type", "time"];
+/// The storage field holding a JSON string of an event's own properties.
+pub const PROPERTIES_FIELD: &str = "properties";
+/// Braze's purchase event type.
+pub const PURCHASE_TYPE: &str = "users.behaviors.Purchase";
+
+/// The HTTP field of a storage field, for an event of `event_type`.
+pub fn http_field<'a>(event_type: Option<&str>, field: &'a str) -> &'a str {
+    match (event_type, field) {
+        (Some(CUSTOM_EVENT_TYPE), PROPERTIES_FIELD) => "custom_properties",
+        (Some(PURCHASE_TYPE), PROPERTIES_FIELD) => "purchase_properties",
+        _ => field,
+    }
+}
+
+/// A record as a Currents event, and what the run's filters need to know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    /// The Currents event, JSON text (one element of a `{"events": [...]}` body).
+    pub event: String,
+    /// The storage record as JSON (every field, `null`s kept): what the quarantine keeps.
+    pub raw: String,
+    /// The event type: the record's `event_type` field, else the file's `event_type=` folder.
+    pub event_type: Option<String>,
+    /// The record's `time`, when it is an integer.
+    pub time: Option<i64>,
+}
+
+/// Why a record cannot become a Currents event. The raw record is kept as far as it renders.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapError {
+    /// The value is not a record (the file's schema is not a Currents storage schema).
+    #[error("the record is an Avro {0}, not a record")]
+    NotARecord(&'static str),
+    /// A field holds an Avro value JSON cannot carry as Braze would send it.
+    #[error("field {field:?} holds an Avro {kind}, which has no JSON form in a Currents event")]
+    Unsupported {
+        /// The field.
+        field: String,
+        /// The Avro type.
+        kind: &'static str,
+    },
+    /// A JSON-string `properties` field is not a JSON object.
+    #[error("field {field:?} is not a JSON object ({detail})")]
+    PropertiesNotJson {
+        /// The field.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl MapError {
+    /// The stable code counted and written with the quarantined record.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotARecord(_) => "not_a_record",
+            Self::Unsupported { .. } => "unsupported_value",
+            Self::PropertiesNotJson { .. } => "invalid_properties_json",
+        }
+    }
+}
+
+/// Maps one record; `path_type` is the file's `event_type=` folder.
+pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, (MapError, String)> {
+    let Value::Record(fields) = value else {
+        let mut raw = Vec::new();
+        let _ = render(value, &mut raw, "");
+        let raw = String::from_utf8(raw).unwrap_or_default();
+        return Err((MapError::NotARecord(kind(value)), raw));
+    };
+    let mut raw = Vec::with_capacity(64 * fields.len());
+    let rendered = render(value, &mut raw, "");
+    let raw = String::from_utf8(raw).expect("rendered JSON is UTF-8");
+    if let Err(e) = rendered {
+        return Err((e, raw));
+    }
+    let event_type = fields
+        .iter()
+        .find(|(name, _)| name == "event_type")
+        .and_then(|(_, v)| match present(v) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        })
+        .or_else(|| path_type.map(str::to_owned));
+    let time = fields
+        .iter()
+        .find(|(name, _)| name == "time")
+        .and_then(|(_, v)| match present(v) {
+            Some(Value::Int(t)) => Some(i64::from(*t)),
+            Some(Value::Long(t)) => Some(*t),
+            _ => None,
+        });
+    match event_json(fields, event_type.as_deref()) {
+        Ok(event) => Ok(Mapped {
+            event,
+            raw,
+            event_type,
+            time,
+        }),
+        Err(e) => Err((e, raw)),
+    }
+}
+
+/// Why a file's records cannot be read as Currents events, from its schema alone: a reason
+/// code and what is wrong.
+pub fn check_schema(
+    fields: Option<&[&str]>,
+    path_type: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    let Some(fields) = fields else {
+        return Err((
+            "foreign_schema",
+            "the file's schema is not a record: not a Currents storage file".into(),
+        ));
+    };
+    let missing: Vec<&str> = ["id", "time"]
+        .into_iter()
+        .filter(|f| !fields.contains(f))
+        .collect();
+    if !missing.is_empty() {
+        return Err((
+            "foreign_schema",
+            format!(
+                "the file's records have no {} field: not a Currents storage file",
+                missing.join(" or ")
+            ),
+        ));
+    }
+    if path_type.is_none() && !fields.contains(&"event_type") {
+        return Err((
+            "unknown_event_type",
+            "no event type: the records have no event_type field and the path no event_type= folder"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The value inside a union, `None` for null.
+fn present(value: &Value) -> Option<&Value> {
+    match value {
+        Value::Null => None,
+        Value::Union(_, inner) => present(inner),
+        v => Some(v),
+    }
+}
+
+fn event_json(fields: &[(String, Value)], event_type: Option<&str>) -> Result<String, MapError> {
+    let mut top = Vec::with_capacity(128);
+    let mut user = Vec::with_capacity(128);
+    let mut props = Vec::with_capacity(48 * fields.len());
+    let has_type_field = fields
+        .iter()
+        .any(|(n, v)| n == "event_type" && present(v).is_some());
+    if let (false, Some(t)) = (has_type_field, event_type) {
+        top.extend_from_slice(br#""event_type":"#);
+        write_str(&mut top, t);
+    }
+    for (name, value) in fields {
+        let Some(value) = present(value) else {
+            continue;
+        };
+        let out = if TOP_FIELDS.contains(&name.as_str()) {
+            &mut top
+        } else if USER_FIELDS.contains(&name.as_str()) {
+            &mut user
+        } else {
+            &mut props
+        };
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        let field = http_field(event_type, name);
+        write_str(out, field);
+        out.push(b':');
+        if field != name.as_str() {
+            json_object_text(out, name, value)?;
+        } else {
+            render(value, out, name)?;
+        }
+    }
+    let mut event = Vec::with_capacity(top.len() + user.len() + props.len() + 32);
+    event.push(b'{');
+    event.extend_from_slice(&top);
+    if !top.is_empty() {
+        event.push(b',');
+    }
+    event.extend_from_slice(br#""user":{"#);
+    event.extend_from_slice(&user);
+    event.extend_from_slice(br#"},"properties":{"#);
+    event.extend_from_slice(&props);
+    event.extend_from_slice(b"}}");
+    Ok(String::from_utf8(event).expect("rendered JSON is UTF-8"))
+}
+
+/// A JSON-string field that the HTTP push carries as an object: its text, checked and copied
+/// verbatim (numbers keep their precision). An empty string is an empty object.
+fn json_object_text(out: &mut Vec<u8>, field: &str, value: &Value) -> Result<(), MapError> {
+    let bad = |detail: String| MapError::PropertiesNotJson {
+        field: field.to_owned(),
+        detail,
+    };
+    let Value::String(text) = value else {
+        return Err(bad(format!("an Avro {}, not a string", kind(value))));
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        out.extend_from_slice(b"{}");
+        return Ok(());
+    }
+    let raw: &RawValue =
+        serde_json::from_str(text).map_err(|e| bad(crate::error::message_without_position(&e)))?;
+    if !raw.get().starts_with('{') {
+        return Err(bad(format!(
+            "a JSON {}",
+            crate::currents::json_kind(raw.get())
+        )));
+    }
+    out.extend_from_slice(raw.get().as_bytes());
+    Ok(())
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+}
+
+/// The Avro type of a value, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Boolean(_) => "boolean",
+        Value::Int(_) => "int",
+        Value::Long(_) => "long",
+        Value::Float(_) => "float",
+        Value::Double(_) => "double",
+        Value::Bytes(_) => "bytes",
+        Value::String(_) => "string",
+        Value::Fixed(..) => "fixed",
+        Value::Enum(..) => "enum",
+        Value::Union(_, v) => kind(v),
+        Value::Array(_) => "array",
+        Value::Map(_) => "map",
+        Value::Record(_) => "record",
+        Value::Date(_) => "date",
+        Value::Decimal(_) | Value::BigDecimal(_) => "decimal",
+        Value::TimeMillis(_) | Value::TimeMicros(_) => "time",
+        Value::TimestampMillis(_)
+        | Value::TimestampMicros(_)
+        | Value::TimestampNanos(_)
+        | Value::LocalTimestampMillis(_)
+        | Value::LocalTimestampMicros(_)
+        | Value::LocalTimestampNanos(_) => "timestamp",
+        Value::Duration(_) => "duration",
+        Value::Uuid(_) => "uuid",
+    }
+}
+
+/// Writes `value` as JSON. Bytes, fixed, decimals, durations and non-finite numbers have no JSON
+/// form Braze would send: they fail, naming `field` (the raw record still gets as far as it can,
+/// with `null` in their place).
+fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError> {
+    let unsupported = |kind: &'static str| MapError::Unsupported {
+        field: field.to_owned(),
+        kind,
+    };
+    let number = |out: &mut Vec<u8>, n: i64| write!(out, "{n}").expect("Vec write");
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(n) | Value::Date(n) | Value::TimeMillis(n) => number(out, i64::from(*n)),
+        Value::Long(n)
+        | Value::TimeMicros(n)
+        | Value::TimestampMillis(n)
+        | Value::TimestampMicros(n)
+        | Value::TimestampNanos(n)
+        | Value::LocalTimestampMillis(n)
+        | Value::LocalTimestampMicros(n)
+        | Value::LocalTimestampNanos(n) => number(out, *n),
+        Value::Float(f) if f.is_finite() => serde_json::to_writer(&mut *out, f).expect("Vec write"),
+        Value::Double(f) if f.is_finite() => {
+            serde_json::to_writer(&mut *out, f).expect("Vec write")
+        }
+        Value::Float(_) | Value::Double(_) => {
+            out.extend_from_slice(b"null");
+            return Err(unsupported("non-finite number"));
+        }
+        Value::String(s) | Value::Enum(_, s) => write_str(out, s),
+        Value::Uuid(u) => write_str(out, &u.to_string()),
+        Value::Union(_, inner) => return render(inner, out, field),
+        Value::Array(items) => {
+            out.push(b'[');
+            let mut first_err = None;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if let Err(e) = render(item, out, field) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            out.push(b']');
+            return first_err.map_or(Ok(()), Err);
+        }
+        Value::Map(entries) => {
+            // Avro maps have no order; sorted keys keep the output reproducible.
+            let mut keys: Vec<&String> = entries.keys().collect();
+            keys.sort_unstable();
+            let pairs = keys.into_iter().map(|k| (k.as_str(), &entries[k]));
+            return render_object(pairs, out, Some(field));
+        }
+        Value::Record(fields) => {
+            let pairs = fields.iter().map(|(k, v)| (k.as_str(), v));
+            let nested = (!field.is_empty()).then_some(field);
+            return render_object(pairs, out, nested);
+        }
+        Value::Bytes(_) | Value::Fixed(..) | Value::Decimal(_) | Value::BigDecimal(_) => {
+            out.extend_from_slice(b"null");
+            return Err(unsupported(kind(value)));
+        }
+        Value::Duration(_) => {
+            out.extend_from_slice(b"null");
+            return Err(unsupported("duration"));
+        }
+    }
+    Ok(())
+}
+
+/// An object's members; `field` names the enclosing field in errors (`None` at the top, where
+/// each member is its own field).
+fn render_object<'v>(
+    pairs: impl Iterator<Item = (&'v str, &'v Value)>,
+    out: &mut Vec<u8>,
+    field: Option<&str>,
+) -> Result<(), MapError> {
+    out.push(b'{');
+    let mut first_err = None;
+    for (i, (key, value)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        if let Err(e) = render(value, out, field.unwrap_or(key)) {
+            first_err.get_or_insert(e);
+        }
+    }
+    out.push(b'}');
+    first_err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value as Json, json};
+
+    use super::*;
+
+    fn record(fields: Vec<(&str, Value)>) -> Value {
+        Value::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    fn some(v: Value) -> Value {
+        Value::Union(1, Box::new(v))
+    }
+
+    fn none() -> Value {
+        Value::Union(0, Box::new(Value::Null))
+    }
+
+    fn s(text: &str) -> Value {
+        Value::String(text.to_owned())
+    }
+
+    fn parse(text: &str) -> Json {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_flat_record_becomes_the_http_event() {
+        let r = record(vec![
+            ("id", s("e-1")),
+            ("user_id", s("b-1")),
+            ("external_user_id", some(s("u-1"))),
+            ("device_id", none()),
+            ("time", Value::Int(1_700_000_000)),
+            ("timezone", some(s("Europe/Paris"))),
+            ("app_id", some(s("app"))),
+            ("email_address", s("a\"b@c.d")),
+            ("price", Value::Float(4.99)),
+            ("is_amp", some(Value::Boolean(true))),
+            ("tags", Value::Array(vec![s("x"), s("y")])),
+            ("campaign_name", none()),
+        ]);
+        let m = map_record(&r, Some("users.messages.email.Open")).unwrap();
+        assert_eq!(
+            parse(&m.event),
+            json!({
+                "event_type": "users.messages.email.Open", "id": "e-1", "time": 1_700_000_000,
+                "user": {"user_id": "b-1", "external_user_id": "u-1", "timezone": "Europe/Paris"},
+                "properties": {"app_id": "app", "email_address": "a\"b@c.d", "price": 4.99,
+                    "is_amp": true, "tags": ["x", "y"]}
+            })
+        );
+        assert!(m.event.contains("\"price\":4.99"), "{}", m.event);
+        assert_eq!(m.event_type.as_deref(), Some("users.messages.email.Open"));
+        assert_eq!(m.time, Some(1_700_000_000));
+        let raw = parse(&m.raw);
+        assert_eq!(raw["device_id"], Json::Null);
+        assert_eq!(raw["campaign_name"], Json::Null);
+        assert_eq!(
+            raw.as_object().unwrap().len(),
+            12,
+            "every field, nulls kept"
+        );
+    }
+
+    #[test]
+    fn the_record_type_wins_over_the_folder() {
+        let r = record(vec![
+            ("id", s("e")),
+            ("event_type", s("users.messages.sms.Send")),
+            ("time", Value::Long(5)),
+        ]);
+        let m = map_record(&r, Some("users.messages.email.Send")).unwrap();
+        let e = parse(&m.event);
+        assert_eq!(e["event_type"], "users.messages.sms.Send");
+        assert_eq!(m.time, Some(5));
+        // Without either, the event has no type and validation quarantines it.
+        let m = map_record(&record(vec![("id", s("e"))]), None).unwrap();
+        assert_eq!(m.event_type, None);
+        assert!(parse(&m.event).get("event_type").is_none());
+        assert_eq!(m.event, r#"{"id":"e","user":{},"properties":{}}"#);
+    }
+
+    #[test]
+    fn custom_and_purchase_properties_become_objects_verbatim() {
+        let text = r#" {"plan":"gold","big":9007199254740993,"nested":{"a":[1]}} "#;
+        for (event_type, field) in [
+            (CUSTOM_EVENT_TYPE, "custom_properties"),
+            (PURCHASE_TYPE, "purchase_properties"),
+        ] {
+            let r = record(vec![("id", s("e")), ("properties", s(text))]);
+            let m = map_record(&r, Some(event_type)).unwrap();
+            assert!(
+                m.event.contains(&format!("\"{field}\":{}", text.trim())),
+                "{}",
+                m.event
+            );
+            assert_eq!(parse(&m.raw)["properties"], text, "raw keeps the string");
+        }
+        let empty = record(vec![("id", s("e")), ("properties", s(""))]);
+        let m = map_record(&empty, Some(CUSTOM_EVENT_TYPE)).unwrap();
+        assert_eq!(
+            parse(&m.event)["properties"]["custom_properties"],
+            json!({})
+        );
+        // Other types keep a field named `properties` as it is.
+        let r = record(vec![("id", s("e")), ("properties", s("{}"))]);
+        let m = map_record(&r, Some("users.messages.email.Send")).unwrap();
+        assert_eq!(parse(&m.event)["properties"]["properties"], "{}");
+    }
+
+    #[test]
+    fn unusable_values_fail_with_the_field_and_keep_the_raw_record() {
+        for (text, detail) in [("{oops", "key must be a string"), ("[1]", "a JSON array")] {
+            let r = record(vec![("id", s("e-2")), ("properties", s(text))]);
+            let (err, raw) = map_record(&r, Some(CUSTOM_EVENT_TYPE)).unwrap_err();
+            assert_eq!(err.code(), "invalid_properties_json");
+            assert!(err.to_string().contains(detail), "{err}");
+            assert_eq!(parse(&raw)["id"], "e-2");
+        }
+        let r = record(vec![
+            ("id", s("e-3")),
+            ("blob", Value::Bytes(vec![1, 2])),
+            ("score", Value::Double(f64::NAN)),
+        ]);
+        let (err, raw) = map_record(&r, None).unwrap_err();
+        assert_eq!(
+            err,
+            MapError::Unsupported {
+                field: "blob".into(),
+                kind: "bytes"
+            }
+        );
+        assert_eq!(err.code(), "unsupported_value");
+        assert_eq!(
+            parse(&raw),
+            json!({"id": "e-3", "blob": null, "score": null})
+        );
+        let (err, raw) = map_record(&s("text"), None).unwrap_err();
+        assert_eq!(err, MapError::NotARecord("string"));
+        assert_eq!(raw, "\"text\"");
+    }
+
+    #[test]
+    fn schemas_that_are_not_currents_storage_files() {
+        let currents = ["id", "user_id", "time", "app_id"];
+        assert_eq!(
+            check_schema(Some(&currents), Some("users.messages.email.Open")),
+            Ok(())
+        );
+        let (code, detail) = check_schema(Some(&currents), None).unwrap_err();
+        assert_eq!(code, "unknown_event_type");
+        assert!(detail.contains("event_type= folder"), "{detail}");
+        assert_eq!(
+            check_schema(Some(&["id", "time", "event_type"]), None),
+            Ok(())
+        );
+        let (code, detail) = check_schema(Some(&["name", "time"]), Some("t")).unwrap_err();
+        assert_eq!(code, "foreign_schema");
+        assert!(detail.contains("no id field"), "{detail}");
+        let (code, _) = check_schema(None, Some("t")).unwrap_err();
+        assert_eq!(code, "foreign_schema");
+    }
+
+    #[test]
+    fn maps_render_with_sorted_keys_and_enums_as_symbols() {
+        let map = Value::Map(
+            [
+                ("b".to_owned(), Value::Int(2)),
+                ("a".to_owned(), Value::Int(1)),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let r = record(vec![
+            ("id", s("e")),
+            ("m", map),
+            ("kind", Value::Enum(1, "EMAIL".into())),
+            ("when", Value::TimestampMillis(1_700_000_000_000)),
+        ]);
+        let m = map_record(&r, None).unwrap();
+        assert!(m.event.contains(r#""m":{"a":1,"b":2}"#), "{}", m.event);
+        assert_eq!(parse(&m.event)["properties"]["kind"], "EMAIL");
+        assert_eq!(parse(&m.event)["properties"]["when"], 1_700_000_000_000_i64);
+    }
+}
