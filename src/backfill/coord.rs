@@ -36,11 +36,11 @@ pub enum Note {
         /// The first record read.
         start: u64,
     },
-    /// Records decoded, of which `already` an earlier run had settled.
+    /// Records decoded and going on, and records skipped because an earlier run settled them.
     Decoded {
-        /// Records decoded.
+        /// Records decoded in this run.
         records: u64,
-        /// Of those, settled before.
+        /// Records an earlier run settled.
         already: u64,
     },
     /// Segment acknowledged these events (in a dry run: they were printed).

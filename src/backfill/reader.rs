@@ -97,6 +97,11 @@ impl Reader<'_> {
         let start = match self.checkpoint.resume(&key, bytes) {
             Resume::Complete => {
                 self.already_complete += 1;
+                let settled = self.checkpoint.get(&key).map_or(0, |s| s.settled);
+                self.note(Note::Decoded {
+                    records: 0,
+                    already: settled,
+                });
                 return;
             }
             Resume::Fresh => 0,
@@ -215,7 +220,7 @@ impl Reader<'_> {
     /// each.
     fn translate(&mut self, cur: &mut Current<'_>, records: Vec<(u64, Value)>, already: u64) {
         self.note(Note::Decoded {
-            records: records.len() as u64 + already,
+            records: records.len() as u64,
             already,
         });
         if records.is_empty() {

@@ -36,9 +36,9 @@ pub struct FileCounts {
 /// Counts of events (records).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct EventCounts {
-    /// Records decoded in this run (those settled by an earlier run included).
+    /// Records read in this run: each is sent, filtered, quarantined or left unsent.
     pub read: u64,
-    /// Records an earlier run settled, skipped.
+    /// Records an earlier run settled (checkpoint), skipped.
     pub already_settled: u64,
     /// Events Segment acknowledged (in a dry run: printed).
     pub sent: u64,
@@ -128,8 +128,8 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "  events: {} read ({} settled by an earlier run), {} {verb}",
-            e.read, e.already_settled, e.sent
+            "  events: {} read, {} {verb} ({} settled by an earlier run, skipped)",
+            e.read, e.sent, e.already_settled
         );
         if !self.dry_run {
             let _ = writeln!(
@@ -248,7 +248,7 @@ mod tests {
         let text = s.text();
         assert!(text.contains("connector acme"), "{text}");
         assert!(
-            text.contains("10 read (0 settled by an earlier run), 7 sent"),
+            text.contains("10 read, 7 sent (0 settled by an earlier run, skipped)"),
             "{text}"
         );
         assert!(text.contains("filtered: 2 (anonymous_user 2)"), "{text}");
