@@ -237,7 +237,11 @@ fn under_faults_every_event_arrives_exactly_once_and_a_refused_one_is_quarantine
     assert_eq!(q.len(), 1, "{q:?}");
     assert_eq!(q[0]["reason"], "segment_rejected");
     assert_eq!(q[0]["status"], 400);
-    assert_eq!(q[0]["raw"]["id"], "e2e-5-123");
+    assert_eq!(
+        q[0]["event"]["id"], "e2e-5-123",
+        "the Currents event, ready to post again"
+    );
+    assert!(q[0].get("raw").is_none());
     assert_eq!(q[0]["record"], 123);
     assert!(q[0]["file"].as_str().unwrap().ends_with("+0+5.avro"));
     assert!(q[0]["detail"].as_str().unwrap().contains("poisoned_event"));

@@ -18,7 +18,7 @@ use super::clock::Stopwatch;
 use super::coord::{At, Note};
 use super::layout::{FileMeta, file_meta};
 use super::read::{open, record_fields};
-use super::record::{Mapped, check_schema, map_record};
+use super::record::{Mapped, check_schema, map_record, raw_record};
 use super::requests::{Origin, Request, RequestPacker};
 use super::run::dispatch;
 use super::tally::QuarantineLine;
@@ -183,6 +183,7 @@ impl Reader<'_> {
             event_id: None,
             event_type: cur.meta.event_type.as_deref(),
             status: None,
+            event: None,
             raw: None,
         };
         let notice = format!("{}, record {record}: {reason}: {detail}", cur.key);
@@ -194,7 +195,10 @@ impl Reader<'_> {
     }
 
     fn quarantine(&self, cur: &Current<'_>, record: u64, q: Quarantine<'_>) {
-        let raw = RawValue::from_string(q.raw.to_owned()).ok();
+        let raw = RawValue::from_string(raw_record(q.value)).ok();
+        let event = q
+            .event
+            .and_then(|e| RawValue::from_string(e.to_owned()).ok());
         let line = QuarantineLine {
             file: cur.key,
             record,
@@ -203,6 +207,7 @@ impl Reader<'_> {
             event_id: q.event_id,
             event_type: q.event_type,
             status: None,
+            event: event.as_deref(),
             raw: raw.as_deref(),
         };
         self.note(Note::Quarantined {
@@ -226,19 +231,21 @@ impl Reader<'_> {
         if records.is_empty() {
             return;
         }
-        let mut kept: Vec<(u64, Mapped)> = Vec::with_capacity(records.len());
-        for (record, value) in records {
-            let mapped = match map_record(&value, cur.meta.event_type.as_deref()) {
+        // (position in `records`, the mapped event) of the records that go on to `process()`.
+        let mut kept: Vec<(usize, Mapped)> = Vec::with_capacity(records.len());
+        for (i, (record, value)) in records.iter().enumerate() {
+            let mapped = match map_record(value, cur.meta.event_type.as_deref()) {
                 Ok(m) => m,
-                Err((e, raw)) => {
+                Err(e) => {
                     let q = Quarantine {
                         reason: e.code(),
                         detail: &e.to_string(),
-                        raw: &raw,
+                        value,
+                        event: None,
                         event_id: None,
                         event_type: cur.meta.event_type.as_deref(),
                     };
-                    self.quarantine(cur, record, q);
+                    self.quarantine(cur, *record, q);
                     continue;
                 }
             };
@@ -248,7 +255,7 @@ impl Reader<'_> {
                 cur.meta.hour.is_some(),
             );
             if let Err(skip) = selected {
-                self.note(Note::Filtered(skip.code(), vec![(cur.no, record)]));
+                self.note(Note::Filtered(skip.code(), vec![(cur.no, *record)]));
                 continue;
             }
             if !cur.warned_unknown
@@ -261,12 +268,17 @@ impl Reader<'_> {
                     cur.key
                 )));
             }
-            kept.push((record, mapped));
+            kept.push((i, mapped));
         }
-        self.process(cur, kept);
+        self.process(cur, &records, kept);
     }
 
-    fn process(&mut self, cur: &Current<'_>, mut kept: Vec<(u64, Mapped)>) {
+    fn process(
+        &mut self,
+        cur: &Current<'_>,
+        records: &[(u64, Value)],
+        mut kept: Vec<(usize, Mapped)>,
+    ) {
         let mut body =
             String::with_capacity(kept.iter().map(|(_, m)| m.event.len() + 1).sum::<usize>() + 16);
         body.push_str(r#"{"events":["#);
@@ -284,9 +296,10 @@ impl Reader<'_> {
         };
         let outcome = process(body.as_bytes(), self.config, &ctx)
             .expect("a body of mapped records is a Currents batch");
+        let at = |k: &(usize, Mapped)| (cur.no, records[k.0].0);
         let mut filtered: Vec<(&'static str, Vec<At>)> = Vec::new();
         for f in &outcome.filtered {
-            let at = (cur.no, kept[f.index].0);
+            let at = at(&kept[f.index]);
             match filtered.iter_mut().find(|(r, _)| *r == f.reason.code()) {
                 Some((_, list)) => list.push(at),
                 None => filtered.push((f.reason.code(), vec![at])),
@@ -296,11 +309,13 @@ impl Reader<'_> {
             self.note(Note::Filtered(reason, at));
         }
         for q in &outcome.quarantined {
-            let (record, m) = &kept[q.index];
+            let (i, m) = &kept[q.index];
+            let (record, value) = &records[*i];
             let quarantine = Quarantine {
                 reason: q.reason.code(),
                 detail: &q.detail,
-                raw: &m.raw,
+                value,
+                event: Some(&m.event),
                 event_id: q.event_id.as_deref(),
                 event_type: m.event_type.as_deref(),
             };
@@ -311,24 +326,25 @@ impl Reader<'_> {
         for batch in outcome.batches {
             for event in batch.events {
                 let index = event.index.expect("process() numbers its events");
-                let (record, mapped) = &mut kept[index];
+                let (i, mapped) = &mut kept[index];
+                let record = records[*i].0;
                 if let Some(out) = &mut self.stdout {
                     let line = Printed {
                         destination: &batch.destination,
                         region: batch.region.code(),
                         file: cur.key,
-                        record: *record,
+                        record,
                         call: &event.json,
                     };
                     let _ = serde_json::to_writer(&mut *out, &line);
                     let _ = out.write_all(b"\n");
-                    printed.push((cur.no, *record));
+                    printed.push((cur.no, record));
                     continue;
                 }
                 let origin = Origin {
                     file: cur.no,
-                    record: *record,
-                    raw: std::mem::take(&mut mapped.raw),
+                    record,
+                    event: std::mem::take(&mut mapped.event),
                 };
                 if let Some(full) =
                     self.packer
@@ -351,7 +367,10 @@ impl Reader<'_> {
 struct Quarantine<'a> {
     reason: &'a str,
     detail: &'a str,
-    raw: &'a str,
+    /// The decoded record.
+    value: &'a Value,
+    /// The Currents event it became, if it did.
+    event: Option<&'a str>,
     event_id: Option<&'a str>,
     event_type: Option<&'a str>,
 }

@@ -12,8 +12,6 @@
 //! are, a `float` with the shortest text that reads back as the same 32-bit number (what Braze
 //! wrote before it was stored), a JSON string of properties copied verbatim.
 
-use std::io::Write as _;
-
 use apache_avro::types::Value;
 use serde_json::value::RawValue;
 
@@ -42,15 +40,13 @@ pub fn http_field<'a>(event_type: Option<&str>, field: &'a str) -> &'a str {
 pub struct Mapped {
     /// The Currents event, JSON text (one element of a `{"events": [...]}` body).
     pub event: String,
-    /// The storage record as JSON (every field, `null`s kept): what the quarantine keeps.
-    pub raw: String,
     /// The event type: the record's `event_type` field, else the file's `event_type=` folder.
     pub event_type: Option<String>,
     /// The record's `time`, when it is an integer.
     pub time: Option<i64>,
 }
 
-/// Why a record cannot become a Currents event. The raw record is kept as far as it renders.
+/// Why a record cannot become a Currents event (its raw form: [`raw_record`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
     /// The value is not a record (the file's schema is not a Currents storage schema).
@@ -86,27 +82,19 @@ impl MapError {
 }
 
 /// Maps one record; `path_type` is the file's `event_type=` folder.
-pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, (MapError, String)> {
+pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, MapError> {
     let Value::Record(fields) = value else {
-        let mut raw = Vec::new();
-        let _ = render(value, &mut raw, "");
-        let raw = String::from_utf8(raw).unwrap_or_default();
-        return Err((MapError::NotARecord(kind(value)), raw));
+        return Err(MapError::NotARecord(kind(value)));
     };
-    let mut raw = Vec::with_capacity(64 * fields.len());
-    let rendered = render(value, &mut raw, "");
-    let raw = String::from_utf8(raw).expect("rendered JSON is UTF-8");
-    if let Err(e) = rendered {
-        return Err((e, raw));
-    }
     let event_type = fields
         .iter()
         .find(|(name, _)| name == "event_type")
         .and_then(|(_, v)| match present(v) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
             _ => None,
-        })
-        .or_else(|| path_type.map(str::to_owned));
+        });
+    let has_type_field = event_type.is_some();
+    let event_type = event_type.or(path_type);
     let time = fields
         .iter()
         .find(|(name, _)| name == "time")
@@ -115,15 +103,23 @@ pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, (Map
             Some(Value::Long(t)) => Some(*t),
             _ => None,
         });
-    match event_json(fields, event_type.as_deref()) {
-        Ok(event) => Ok(Mapped {
-            event,
-            raw,
-            event_type,
-            time,
-        }),
-        Err(e) => Err((e, raw)),
-    }
+    // An unusable `event_type` field (null, empty, not a string) gives way to the folder's;
+    // without a folder it stays, for validation to name it.
+    let skip_type_field = !has_type_field && path_type.is_some();
+    let event = event_json(fields, event_type, skip_type_field)?;
+    Ok(Mapped {
+        event,
+        event_type: event_type.map(str::to_owned),
+        time,
+    })
+}
+
+/// The storage record as JSON, every field with `null`s kept, for the quarantine file (a value
+/// with no JSON form, such as Avro bytes, as `null`).
+pub fn raw_record(value: &Value) -> String {
+    let mut raw = Vec::with_capacity(1024);
+    let _ = render(value, &mut raw, "");
+    String::from_utf8(raw).expect("rendered JSON is UTF-8")
 }
 
 /// Why a file's records cannot be read as Currents events, from its schema alone: a reason
@@ -170,52 +166,73 @@ fn present(value: &Value) -> Option<&Value> {
     }
 }
 
-fn event_json(fields: &[(String, Value)], event_type: Option<&str>) -> Result<String, MapError> {
-    let mut top = Vec::with_capacity(128);
-    let mut user = Vec::with_capacity(128);
-    let mut props = Vec::with_capacity(48 * fields.len());
-    let has_type_field = fields
-        .iter()
-        .any(|(n, v)| n == "event_type" && present(v).is_some());
-    if let (false, Some(t)) = (has_type_field, event_type) {
-        top.extend_from_slice(br#""event_type":"#);
-        write_str(&mut top, t);
+/// Where a record field goes in the HTTP push.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Top,
+    User,
+    Properties,
+}
+
+fn part(field: &str) -> Part {
+    if TOP_FIELDS.contains(&field) {
+        Part::Top
+    } else if USER_FIELDS.contains(&field) {
+        Part::User
+    } else {
+        Part::Properties
     }
-    for (name, value) in fields {
-        let Some(value) = present(value) else {
-            continue;
-        };
-        let out = if TOP_FIELDS.contains(&name.as_str()) {
-            &mut top
-        } else if USER_FIELDS.contains(&name.as_str()) {
-            &mut user
-        } else {
-            &mut props
-        };
-        if !out.is_empty() {
-            out.push(b',');
+}
+
+/// The Currents event: one buffer, one pass over the fields per part of the event.
+fn event_json(
+    fields: &[(String, Value)],
+    event_type: Option<&str>,
+    from_folder: bool,
+) -> Result<String, MapError> {
+    let mut out = Vec::with_capacity(64 + 48 * fields.len());
+    out.push(b'{');
+    let mut first = true;
+    if let (true, Some(t)) = (from_folder, event_type) {
+        out.extend_from_slice(br#""event_type":"#);
+        write_str(&mut out, t);
+        first = false;
+    }
+    for (section, close) in [
+        (Part::Top, &b""[..]),
+        (Part::User, &br#""user":{"#[..]),
+        (Part::Properties, &br#"},"properties":{"#[..]),
+    ] {
+        if section != Part::Top {
+            if section == Part::User && !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(close);
+            first = true;
         }
-        let field = http_field(event_type, name);
-        write_str(out, field);
-        out.push(b':');
-        if field != name.as_str() {
-            json_object_text(out, name, value)?;
-        } else {
-            render(value, out, name)?;
+        for (name, value) in fields {
+            if part(name) != section || (from_folder && name == "event_type") {
+                continue;
+            }
+            let Some(value) = present(value) else {
+                continue;
+            };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let field = http_field(event_type, name);
+            write_str(&mut out, field);
+            out.push(b':');
+            if field != name.as_str() {
+                json_object_text(&mut out, name, value)?;
+            } else {
+                render(value, &mut out, name)?;
+            }
         }
     }
-    let mut event = Vec::with_capacity(top.len() + user.len() + props.len() + 32);
-    event.push(b'{');
-    event.extend_from_slice(&top);
-    if !top.is_empty() {
-        event.push(b',');
-    }
-    event.extend_from_slice(br#""user":{"#);
-    event.extend_from_slice(&user);
-    event.extend_from_slice(br#"},"properties":{"#);
-    event.extend_from_slice(&props);
-    event.extend_from_slice(b"}}");
-    Ok(String::from_utf8(event).expect("rendered JSON is UTF-8"))
+    out.extend_from_slice(b"}}");
+    Ok(String::from_utf8(out).expect("rendered JSON is UTF-8"))
 }
 
 /// A JSON-string field that the HTTP push carries as an object: its text, checked and copied
@@ -288,7 +305,7 @@ fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError>
         field: field.to_owned(),
         kind,
     };
-    let number = |out: &mut Vec<u8>, n: i64| write!(out, "{n}").expect("Vec write");
+    let number = |out: &mut Vec<u8>, n: i64| serde_json::to_writer(out, &n).expect("Vec write");
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -428,9 +445,10 @@ mod tests {
         assert!(m.event.contains("\"price\":4.99"), "{}", m.event);
         assert_eq!(m.event_type.as_deref(), Some("users.messages.email.Open"));
         assert_eq!(m.time, Some(1_700_000_000));
-        let raw = parse(&m.raw);
+        let raw = parse(&raw_record(&r));
         assert_eq!(raw["device_id"], Json::Null);
         assert_eq!(raw["campaign_name"], Json::Null);
+        assert_eq!(raw["price"], json!(4.99));
         assert_eq!(
             raw.as_object().unwrap().len(),
             12,
@@ -454,6 +472,23 @@ mod tests {
         assert_eq!(m.event_type, None);
         assert!(parse(&m.event).get("event_type").is_none());
         assert_eq!(m.event, r#"{"id":"e","user":{},"properties":{}}"#);
+        // An empty or null type field gives way to the folder, never a repeated key.
+        for empty in [s(""), none()] {
+            let r = record(vec![("event_type", empty.clone()), ("id", s("e"))]);
+            let m = map_record(&r, Some("users.messages.sms.Send")).unwrap();
+            assert_eq!(
+                m.event,
+                r#"{"event_type":"users.messages.sms.Send","id":"e","user":{},"properties":{}}"#
+            );
+            let alone = map_record(&r, None).unwrap();
+            assert_eq!(alone.event_type, None);
+        }
+        let bad = record(vec![("event_type", Value::Int(3)), ("id", s("e"))]);
+        let m = map_record(&bad, None).unwrap();
+        assert_eq!(
+            m.event,
+            r#"{"event_type":3,"id":"e","user":{},"properties":{}}"#
+        );
     }
 
     #[test]
@@ -470,7 +505,11 @@ mod tests {
                 "{}",
                 m.event
             );
-            assert_eq!(parse(&m.raw)["properties"], text, "raw keeps the string");
+            assert_eq!(
+                parse(&raw_record(&r))["properties"],
+                text,
+                "raw keeps the string"
+            );
         }
         let empty = record(vec![("id", s("e")), ("properties", s(""))]);
         let m = map_record(&empty, Some(CUSTOM_EVENT_TYPE)).unwrap();
@@ -488,17 +527,17 @@ mod tests {
     fn unusable_values_fail_with_the_field_and_keep_the_raw_record() {
         for (text, detail) in [("{oops", "key must be a string"), ("[1]", "a JSON array")] {
             let r = record(vec![("id", s("e-2")), ("properties", s(text))]);
-            let (err, raw) = map_record(&r, Some(CUSTOM_EVENT_TYPE)).unwrap_err();
+            let err = map_record(&r, Some(CUSTOM_EVENT_TYPE)).unwrap_err();
             assert_eq!(err.code(), "invalid_properties_json");
             assert!(err.to_string().contains(detail), "{err}");
-            assert_eq!(parse(&raw)["id"], "e-2");
+            assert_eq!(parse(&raw_record(&r))["id"], "e-2");
         }
         let r = record(vec![
             ("id", s("e-3")),
             ("blob", Value::Bytes(vec![1, 2])),
             ("score", Value::Double(f64::NAN)),
         ]);
-        let (err, raw) = map_record(&r, None).unwrap_err();
+        let err = map_record(&r, None).unwrap_err();
         assert_eq!(
             err,
             MapError::Unsupported {
@@ -508,12 +547,14 @@ mod tests {
         );
         assert_eq!(err.code(), "unsupported_value");
         assert_eq!(
-            parse(&raw),
+            parse(&raw_record(&r)),
             json!({"id": "e-3", "blob": null, "score": null})
         );
-        let (err, raw) = map_record(&s("text"), None).unwrap_err();
-        assert_eq!(err, MapError::NotARecord("string"));
-        assert_eq!(raw, "\"text\"");
+        assert_eq!(
+            map_record(&s("text"), None).unwrap_err(),
+            MapError::NotARecord("string")
+        );
+        assert_eq!(raw_record(&s("text")), "\"text\"");
     }
 
     #[test]

@@ -26,15 +26,16 @@ pub const FLUSH_AFTER_MS: u64 = 1_000;
 /// 24-character ISO time, and the commas between events counted per event.
 const BODY_OVERHEAD: usize = r#"{"batch":[],"sentAt":"2026-01-01T00:00:00.000Z"}"#.len();
 
-/// Where an event of a request came from, and its storage record for the quarantine.
+/// Where an event of a request came from, and the Currents event it was translated from (for
+/// the quarantine, should Segment refuse it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     /// The file's number in this run.
     pub file: u32,
     /// The record's position in its file.
     pub record: u64,
-    /// The storage record as JSON.
-    pub raw: String,
+    /// The Currents event, JSON text.
+    pub event: String,
 }
 
 /// One Segment batch request: a delivery message (destination, region, attempts, splits,
@@ -265,7 +266,7 @@ mod tests {
         let origin = Origin {
             file: (i % 3) as u32,
             record: i as u64,
-            raw: format!("{{\"n\":{i}}}"),
+            event: format!("{{\"n\":{i}}}"),
         };
         (event, origin)
     }

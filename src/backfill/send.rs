@@ -176,7 +176,7 @@ impl Senders {
         let files = self.files.lock().map(|f| f.clone()).unwrap_or_default();
         for (event, origin) in r.msg.events.iter().zip(&r.origins) {
             let file = files.get(origin.file as usize).map_or("", String::as_str);
-            let raw = RawValue::from_string(origin.raw.clone()).ok();
+            let raw_event = RawValue::from_string(origin.event.clone()).ok();
             let line = QuarantineLine {
                 file,
                 record: origin.record,
@@ -185,7 +185,8 @@ impl Senders {
                 event_id: Some(&event.event_id),
                 event_type: Some(&event.event_type),
                 status: Some(status),
-                raw: raw.as_deref(),
+                event: raw_event.as_deref(),
+                raw: None,
             };
             self.note(Note::Quarantined {
                 at: (origin.file, origin.record),

@@ -181,7 +181,11 @@ pub struct QuarantineLine<'a> {
     /// Segment's status, when Segment refused the event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// The storage record as JSON, when it could be decoded.
+    /// The Currents event the record became (what the Worker would have received: a line can be
+    /// fixed and posted to it), when it became one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a RawValue>,
+    /// The storage record as decoded (every field, `null`s kept), when quarantined while reading.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<&'a RawValue>,
 }
@@ -263,6 +267,7 @@ mod tests {
     #[test]
     fn quarantine_lines_carry_the_raw_record() {
         let raw = RawValue::from_string(r#"{"id":"e","time":"x"}"#.into()).unwrap();
+        let event = RawValue::from_string(r#"{"id":"e","time":"x","user":{}}"#.into()).unwrap();
         let line = QuarantineLine {
             file: "/x/f.avro",
             record: 4,
@@ -271,11 +276,12 @@ mod tests {
             event_id: Some("e"),
             event_type: None,
             status: None,
+            event: Some(&event),
             raw: Some(&raw),
         };
         assert_eq!(
             line.to_json(),
-            r#"{"file":"/x/f.avro","record":4,"reason":"invalid_time","detail":"time is a string","event_id":"e","raw":{"id":"e","time":"x"}}"#
+            r#"{"file":"/x/f.avro","record":4,"reason":"invalid_time","detail":"time is a string","event_id":"e","event":{"id":"e","time":"x","user":{}},"raw":{"id":"e","time":"x"}}"#
         );
         let mut n = Notices::default();
         assert!(n.first(1, "invalid_time"));
