@@ -1,6 +1,7 @@
 //! What a run shows while it works: a progress bar with events/s and ETA when stderr is a
 //! terminal (`indicatif`), a plain line every [`LINE_EVERY`] otherwise (logs, CI). The position
-//! is bytes of the selected files decoded so far: known before reading, unlike event counts.
+//! is the events done (sent, filtered, quarantined or given up); the total is estimated from the
+//! bytes decoded so far, since Avro files do not say how many records they hold.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -24,13 +25,10 @@ impl Progress {
     /// A display for `total_bytes` of input: a bar on a terminal, plain lines elsewhere.
     pub fn new(total_bytes: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(
-                Some(total_bytes),
-                ProgressDrawTarget::stderr_with_hz(4),
-            );
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{elapsed_precise} [{wide_bar}] {percent:>3}% ETA {eta} · {msg}",
+                    "{elapsed_precise} [{wide_bar}] {pos}/~{len} events, ETA {eta} · {msg}",
                 )
                 .expect("a valid template")
                 .progress_chars("=> "),
@@ -57,28 +55,32 @@ impl Progress {
 
     /// Updates the display at `elapsed` since the start with `bytes` decoded.
     pub fn tick(&mut self, bytes: u64, s: &Summary, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64().max(0.001);
-        let done = s.events.sent;
-        let rate = done as f64 / secs;
+        let e = &s.events;
+        let total = |m: &std::collections::BTreeMap<String, u64>| m.values().sum::<u64>();
+        let done = e.sent + total(&e.filtered) + total(&e.quarantined) + total(&e.unsent);
+        let expected = estimate_total(e.read, bytes, self.total_bytes).max(done);
+        let rate = e.sent as f64 / elapsed.as_secs_f64().max(0.001);
         let verb = if s.dry_run { "printed" } else { "sent" };
         let counts = format!(
-            "{} read, {done} {verb}, {rate:.0} events/s, {} quarantined",
-            s.events.read,
-            s.events.quarantined.values().sum::<u64>()
+            "{} {verb}, {rate:.0} events/s, {} filtered, {} quarantined",
+            e.sent,
+            total(&e.filtered),
+            total(&e.quarantined)
         );
         match &self.bar {
             Some(bar) => {
-                bar.set_position(bytes.min(self.total_bytes));
+                bar.set_length(expected);
+                bar.set_position(done);
                 bar.set_message(counts);
             }
             None if elapsed >= self.last_line + LINE_EVERY => {
                 self.last_line = elapsed;
-                let share = percent(bytes, self.total_bytes);
-                let eta = eta(bytes, self.total_bytes, elapsed)
+                let eta = eta(done, expected, elapsed)
                     .map(|d| format!(", ETA {}s", d.as_secs()))
                     .unwrap_or_default();
                 self.line(&format!(
-                    "progress: {share}% of the input decoded, {counts}{eta}"
+                    "progress: {done} of ~{expected} events done ({}%), {counts}{eta}",
+                    percent(done, expected)
                 ));
             }
             None => {}
@@ -91,6 +93,15 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The events the input holds, estimated: `read` events came from `decoded` of `total_bytes`.
+pub fn estimate_total(read: u64, decoded: u64, total_bytes: u64) -> u64 {
+    if decoded == 0 {
+        return read;
+    }
+    let estimate = (u128::from(read) * u128::from(total_bytes.max(decoded))) / u128::from(decoded);
+    u64::try_from(estimate).unwrap_or(u64::MAX).max(read)
 }
 
 /// `part` of `whole` in whole percent (100 for an empty whole).
@@ -112,6 +123,18 @@ pub fn eta(done: u64, total: u64, elapsed: Duration) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn estimated_total() {
+        assert_eq!(estimate_total(0, 0, 1_000), 0);
+        assert_eq!(estimate_total(100, 250, 1_000), 400);
+        assert_eq!(estimate_total(100, 1_000, 1_000), 100);
+        assert_eq!(
+            estimate_total(100, 2_000, 1_000),
+            100,
+            "never below what was read"
+        );
+    }
 
     #[test]
     fn percent_and_eta() {

@@ -215,7 +215,15 @@ pub fn run(o: &Options) -> u8 {
 
 /// Prints the summary, writes it as JSON if asked; the exit status.
 fn finish(o: &Options, summary: &Summary) -> u8 {
-    let _ = writeln!(std::io::stderr().lock(), "{}", summary.text());
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", summary.text());
+    if !o.dry_run {
+        let _ = writeln!(err, "  checkpoint: {}", o.checkpoint.display());
+    }
+    if let Some(q) = &o.quarantine {
+        let _ = writeln!(err, "  quarantine file: {}", q.display());
+    }
+    drop(err);
     if let Some(path) = &o.summary_json {
         let json = serde_json::to_string_pretty(summary).expect("a summary serialises");
         if let Err(e) = write_atomically(path, json.as_bytes()) {
