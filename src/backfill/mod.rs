@@ -6,14 +6,15 @@
 //! Pure, unit-tested: the layout and the selection (`layout`), a storage record → a Currents
 //! event (`record`), requests and what each answer means (`requests`), the checkpoint
 //! (`checkpoint`), the summary, exit status and quarantine lines (`tally`), the command line
-//! (`cli`). The shell, thin: finding and opening files (`read`), reading and translating
-//! (`reader`), sending (`send`, `http`), the state, quarantine file and progress (`coord`,
+//! (`cli`). The shell, thin: finding and opening files (`read`), decoding (`decode`, on its own
+//! thread) and translating (`reader`), sending (`send`, `http`), the state, quarantine file and progress (`coord`,
 //! `progress`), the clock (`clock`), and the run that ties them (`run`).
 
 pub mod checkpoint;
 pub mod cli;
 mod clock;
 mod coord;
+mod decode;
 pub mod http;
 pub mod layout;
 mod progress;

@@ -1,57 +1,36 @@
-//! The reading side of a run: each selected file, record by record, mapped to Currents events,
-//! translated by `process()` in chunks, and each event sent on (or printed, in a dry run),
-//! filtered or quarantined.
+//! The translating side of a run: the decoded records of each chunk mapped to Currents events,
+//! translated by `process()`, and each event sent on (or printed, in a dry run), filtered or
+//! quarantined.
 
 use std::io::{BufWriter, StdoutLock, Write};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use apache_avro::types::Value;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::checkpoint::{Checkpoint, Resume};
 use super::cli::Options;
 use super::clock::Stopwatch;
 use super::coord::{At, Note};
-use super::layout::{FileMeta, file_meta};
-use super::read::{open, record_fields};
-use super::record::{Mapped, check_schema, map_record, raw_record};
+use super::decode::{FileCtx, Work};
+use super::record::{Mapped, map_record, raw_record};
 use super::requests::{Origin, Request, RequestPacker};
 use super::run::dispatch;
 use super::tally::QuarantineLine;
 use crate::config::ConnectorConfig;
 use crate::pipeline::{ProcessContext, process};
 
-/// Records translated together by one `process()` call.
-pub const CHUNK_RECORDS: usize = 1_000;
-
-/// The reader's state for one run.
+/// The translating side's state for one run.
 pub(super) struct Reader<'a> {
     pub options: &'a Options,
     pub config: &'a ConnectorConfig,
-    pub checkpoint: &'a Checkpoint,
     pub notes: Sender<Note>,
     pub requests: Option<SyncSender<Request>>,
-    pub stop: Arc<AtomicBool>,
-    pub decoded: Arc<AtomicU64>,
-    pub file_names: Arc<Mutex<Vec<String>>>,
     pub clock: Stopwatch,
     pub stdout: Option<BufWriter<StdoutLock<'static>>>,
     pub packer: RequestPacker,
-    pub found: u64,
-    pub skipped: u64,
-    pub already_complete: u64,
-}
-
-/// One file being read.
-struct Current<'f> {
-    no: u32,
-    key: &'f str,
-    meta: FileMeta,
-    warned_unknown: bool,
+    /// The last file whose unknown event type was reported.
+    pub warned_unknown: Option<u32>,
 }
 
 /// A dry run's line: where the call would go, where it came from, the call.
@@ -69,13 +48,28 @@ impl Reader<'_> {
         let _ = self.notes.send(note);
     }
 
-    /// Reads every file, then sends what is still open.
-    pub fn read_all(&mut self, files: &[PathBuf]) {
-        for path in files {
-            if self.stop.load(Ordering::Relaxed) {
-                break;
+    /// Translates what the decoding thread hands over until it is done, then sends what is
+    /// still open.
+    pub fn translate_all(&mut self, work: Receiver<Work>) {
+        for item in work {
+            match item {
+                Work::Chunk {
+                    file,
+                    records,
+                    already,
+                } => self.translate(&file, records, already),
+                Work::Failed {
+                    file,
+                    reason,
+                    record,
+                    detail,
+                } => self.file_failed(&file, reason, record, &detail),
+                Work::Ended { file, total } => self.note(Note::Ended {
+                    file: file.no,
+                    total: Some(total),
+                    failure: None,
+                }),
             }
-            self.read_file(path);
         }
         let rest = std::mem::replace(&mut self.packer, RequestPacker::new("")).finish();
         for r in rest {
@@ -86,97 +80,9 @@ impl Reader<'_> {
         }
     }
 
-    fn read_file(&mut self, path: &std::path::Path) {
-        let key = path.to_string_lossy().into_owned();
-        let meta = file_meta(path);
-        if self.options.selection.file(&meta).is_err() {
-            self.skipped += 1;
-            return;
-        }
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-        let start = match self.checkpoint.resume(&key, bytes) {
-            Resume::Complete => {
-                self.already_complete += 1;
-                let settled = self.checkpoint.get(&key).map_or(0, |s| s.settled);
-                self.note(Note::Decoded {
-                    records: 0,
-                    already: settled,
-                });
-                return;
-            }
-            Resume::Fresh => 0,
-            Resume::From(k) => k,
-            Resume::Changed => {
-                self.note(Note::Log(format!(
-                    "{key}: its size changed since the checkpoint: read again from its first record"
-                )));
-                0
-            }
-        };
-        let no = {
-            let mut names = self.file_names.lock().expect("file names");
-            names.push(key.clone());
-            (names.len() - 1) as u32
-        };
-        self.note(Note::Opened {
-            file: no,
-            key: key.clone(),
-            bytes,
-            start,
-        });
-        let mut cur = Current {
-            no,
-            key: &key,
-            meta,
-            warned_unknown: false,
-        };
-        let mut avro = match open(path, &self.decoded) {
-            Ok(r) => r,
-            Err(e) => return self.file_failed(&cur, "unreadable_file", 0, &e),
-        };
-        let fields = record_fields(avro.writer_schema())
-            .map(|f| f.into_iter().map(str::to_owned).collect::<Vec<_>>());
-        let names: Option<Vec<&str>> = fields
-            .as_ref()
-            .map(|f| f.iter().map(String::as_str).collect());
-        if let Err((reason, detail)) =
-            check_schema(names.as_deref(), cur.meta.event_type.as_deref())
-        {
-            return self.file_failed(&cur, reason, 0, &detail);
-        }
-        let mut chunk: Vec<(u64, Value)> = Vec::with_capacity(CHUNK_RECORDS);
-        let mut count = 0u64;
-        let mut already = 0u64;
-        for item in avro.by_ref() {
-            match item {
-                Ok(_) if count < start => already += 1,
-                Ok(value) => chunk.push((count, value)),
-                Err(e) => {
-                    self.translate(&mut cur, std::mem::take(&mut chunk), already);
-                    let detail = format!("cannot read on (truncated or corrupt): {e}");
-                    return self.file_failed(&cur, "unreadable_file", count, &detail);
-                }
-            }
-            count += 1;
-            if chunk.len() == CHUNK_RECORDS || already as usize == CHUNK_RECORDS {
-                self.translate(&mut cur, std::mem::take(&mut chunk), already);
-                already = 0;
-                if self.stop.load(Ordering::Relaxed) {
-                    return;
-                }
-            }
-        }
-        self.translate(&mut cur, chunk, already);
-        self.note(Note::Ended {
-            file: no,
-            total: Some(count),
-            failure: None,
-        });
-    }
-
-    fn file_failed(&self, cur: &Current<'_>, reason: &str, record: u64, detail: &str) {
+    fn file_failed(&self, cur: &FileCtx, reason: &str, record: u64, detail: &str) {
         let line = QuarantineLine {
-            file: cur.key,
+            file: &cur.key,
             record,
             reason,
             detail,
@@ -186,7 +92,7 @@ impl Reader<'_> {
             event: None,
             raw: None,
         };
-        let notice = format!("{}, record {record}: {reason}: {detail}", cur.key);
+        let notice = format!("{}, record {record}: {reason}: {detail}", &cur.key);
         self.note(Note::Ended {
             file: cur.no,
             total: None,
@@ -194,13 +100,13 @@ impl Reader<'_> {
         });
     }
 
-    fn quarantine(&self, cur: &Current<'_>, record: u64, q: Quarantine<'_>) {
+    fn quarantine(&self, cur: &FileCtx, record: u64, q: Quarantine<'_>) {
         let raw = RawValue::from_string(raw_record(q.value)).ok();
         let event = q
             .event
             .and_then(|e| RawValue::from_string(e.to_owned()).ok());
         let line = QuarantineLine {
-            file: cur.key,
+            file: &cur.key,
             record,
             reason: q.reason,
             detail: q.detail,
@@ -216,14 +122,14 @@ impl Reader<'_> {
             line: line.to_json(),
             notice: format!(
                 "{}, record {record}: quarantined {}: {}",
-                cur.key, q.reason, q.detail
+                &cur.key, q.reason, q.detail
             ),
         });
     }
 
     /// Maps, filters and translates a chunk of records; sends, prints, filters or quarantines
     /// each.
-    fn translate(&mut self, cur: &mut Current<'_>, records: Vec<(u64, Value)>, already: u64) {
+    fn translate(&mut self, cur: &FileCtx, records: Vec<(u64, Value)>, already: u64) {
         self.note(Note::Decoded {
             records: records.len() as u64,
             already,
@@ -258,14 +164,14 @@ impl Reader<'_> {
                 self.note(Note::Filtered(skip.code(), vec![(cur.no, *record)]));
                 continue;
             }
-            if !cur.warned_unknown
+            if self.warned_unknown != Some(cur.no)
                 && let Some(t) = &mapped.event_type
                 && crate::mapping::lookup(t).is_none()
             {
-                cur.warned_unknown = true;
+                self.warned_unknown = Some(cur.no);
                 self.note(Note::Log(format!(
                     "{}, record {record}: event type {t:?} is not in the table: translated as the Worker does (its own name; filtered unknown_type if the connector's events.forward_unknown is off)",
-                    cur.key
+                    &cur.key
                 )));
             }
             kept.push((i, mapped));
@@ -273,12 +179,7 @@ impl Reader<'_> {
         self.process(cur, &records, kept);
     }
 
-    fn process(
-        &mut self,
-        cur: &Current<'_>,
-        records: &[(u64, Value)],
-        mut kept: Vec<(usize, Mapped)>,
-    ) {
+    fn process(&mut self, cur: &FileCtx, records: &[(u64, Value)], mut kept: Vec<(usize, Mapped)>) {
         let mut body =
             String::with_capacity(kept.iter().map(|(_, m)| m.event.len() + 1).sum::<usize>() + 16);
         body.push_str(r#"{"events":["#);
@@ -332,7 +233,7 @@ impl Reader<'_> {
                     let line = Printed {
                         destination: &batch.destination,
                         region: batch.region.code(),
-                        file: cur.key,
+                        file: &cur.key,
                         record,
                         call: &event.json,
                     };

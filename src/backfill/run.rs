@@ -13,6 +13,7 @@ use super::checkpoint::{Checkpoint, Resume, fingerprint};
 use super::cli::{Command, Options, USAGE, parse};
 use super::clock::Stopwatch;
 use super::coord::{Note, Sinks, coordinate, write_atomically};
+use super::decode::{CHUNKS_AHEAD, Decoder};
 use super::layout::file_meta;
 use super::progress::Progress;
 use super::read::find_files;
@@ -182,25 +183,37 @@ pub fn run(o: &Options) -> u8 {
             destinations(&config, o.segment_url.as_deref())
         }
     )));
-    let mut reader = Reader {
-        options: o,
-        config: &config,
+    let (work_tx, work_rx) = mpsc::sync_channel(CHUNKS_AHEAD);
+    let mut decoder = Decoder {
+        selection: &o.selection,
         checkpoint: &checkpoint,
         notes: notes.clone(),
-        requests,
-        stop: Arc::clone(&stop),
+        work: work_tx,
+        stop: &stop,
         decoded,
         file_names,
-        clock,
-        stdout: o.dry_run.then(|| BufWriter::new(std::io::stdout().lock())),
-        packer: super::requests::RequestPacker::new(&o.connector),
-        found: files.len() as u64,
         skipped: 0,
         already_complete: 0,
     };
-    reader.read_all(&files);
-    let (found, skipped, already_complete) =
-        (reader.found, reader.skipped, reader.already_complete);
+    let mut reader = Reader {
+        options: o,
+        config: &config,
+        notes: notes.clone(),
+        requests,
+        clock,
+        stdout: o.dry_run.then(|| BufWriter::new(std::io::stdout().lock())),
+        packer: super::requests::RequestPacker::new(&o.connector),
+        warned_unknown: None,
+    };
+    let found = files.len() as u64;
+    let (skipped, already_complete) = std::thread::scope(|scope| {
+        let decoding = scope.spawn(move || {
+            decoder.decode_all(&files);
+            (decoder.skipped, decoder.already_complete)
+        });
+        reader.translate_all(work_rx);
+        decoding.join().unwrap_or_default()
+    });
     drop(reader);
     for w in workers {
         let _ = w.join();
