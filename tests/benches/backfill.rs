@@ -8,13 +8,18 @@
 //! command adds per record: the record mapped to a Currents event, `process()` on chunks of
 //! 1,000 (validate, translate, `messageId`), packed into Segment requests and each request body
 //! rendered. The difference is the translation's cost.
+//!
+//! After criterion's groups, a report on stdout: the two measured alternately, 15 rounds each, the
+//! fastest round of each kept (on a shared machine the fastest is the least disturbed), and the
+//! translation's cost as a share of decoding's.
 //! Run: `cargo bench --features backfill --bench backfill`; report in docs/BENCHMARKS.md §8.
-#![allow(missing_docs)] // criterion's macros define undocumented items
+#![allow(missing_docs, clippy::print_stdout)] // criterion's macros define undocumented items; a report on stdout
 
 #[path = "../backfill/support.rs"]
 mod support;
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use apache_avro::{Reader, Writer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -122,6 +127,8 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("backfill_{name}"));
         group.throughput(Throughput::Elements(n as u64));
         group.sample_size(20);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(4));
         group.bench_function("decode", |b| b.iter(|| decode(black_box(&files))));
         group.bench_function("read_translate", |b| {
             b.iter(|| read_and_translate(black_box(&files), black_box(&config)))
@@ -130,5 +137,91 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Decoding plus mapping each record to its Currents event (no translation).
+fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
+    let mut bytes = 0;
+    for (event_type, file) in files {
+        for value in Reader::new(&file[..]).unwrap() {
+            bytes += map_record(&value.unwrap(), Some(event_type))
+                .unwrap()
+                .event
+                .len();
+        }
+    }
+    bytes
+}
+
+/// The Currents batches of every file, as `process()` receives them.
+fn bodies(files: &[(String, Vec<u8>)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(event_type, file)| {
+            let events: Vec<String> = Reader::new(&file[..])
+                .unwrap()
+                .map(|v| map_record(&v.unwrap(), Some(event_type)).unwrap().event)
+                .collect();
+            format!(r#"{{"events":[{}]}}"#, events.join(","))
+        })
+        .collect()
+}
+
+/// `process()` alone on those batches: the Worker's own translation.
+fn process_only(bodies: &[String], config: &ConnectorConfig) -> usize {
+    let ctx = ProcessContext {
+        connector_id: support::CONNECTOR,
+        nearest_region: None,
+        received_ms: 0,
+    };
+    bodies
+        .iter()
+        .map(|b| process(b.as_bytes(), config, &ctx).unwrap().accepted())
+        .sum()
+}
+
+/// The fastest of `rounds` runs of `f`, in seconds.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // a benchmark reads the clock
+fn fastest(rounds: usize, mut f: impl FnMut() -> usize) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn report(_: &mut Criterion) {
+    let config = ConnectorConfig::from_json(&support::config_text()).unwrap();
+    let events = (80 * PER_FILE) as f64;
+    println!(
+        "\n| codec | decode | read + translate | translation | ÷ decoding | mapping records | process() | packing + bodies |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, codec) in support::codecs() {
+        let files = files(codec);
+        let bodies = bodies(&files);
+        let mut best = [f64::INFINITY; 4];
+        for _ in 0..15 {
+            best[0] = best[0].min(fastest(1, || decode(&files)));
+            best[1] = best[1].min(fastest(1, || read_and_translate(&files, &config)));
+            best[2] = best[2].min(fastest(1, || decode_and_map(&files)));
+            best[3] = best[3].min(fastest(1, || process_only(&bodies, &config)));
+        }
+        let [dec, all, dec_map, proc_only] = best;
+        let ms = |secs: f64| format!("{:.1} ms", secs * 1e3);
+        let rate = |secs: f64| format!("{:.1} ms ({:.0} events/s)", secs * 1e3, events / secs);
+        println!(
+            "| {name} | {} | {} | {} | **{:.2}** | {} | {} | {} |",
+            rate(dec),
+            rate(all),
+            ms(all - dec),
+            (all - dec) / dec,
+            ms(dec_map - dec),
+            ms(proc_only),
+            ms(all - dec_map - proc_only),
+        );
+    }
+}
+
+criterion_group!(benches, bench, report);
 criterion_main!(benches);
