@@ -3,6 +3,8 @@
 //! quarantined.
 
 use std::io::{BufWriter, StdoutLock, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use apache_avro::types::Value;
@@ -28,6 +30,8 @@ pub(super) struct Reader<'a> {
     pub requests: Option<SyncSender<Request>>,
     pub clock: Stopwatch,
     pub stdout: Option<BufWriter<StdoutLock<'static>>>,
+    /// Set to stop the run (the decoding thread stops reading).
+    pub stop: Arc<AtomicBool>,
     pub packer: RequestPacker,
     /// The last file whose unknown event type was reported.
     pub warned_unknown: Option<u32>,
@@ -237,9 +241,17 @@ impl Reader<'_> {
                         record,
                         call: &event.json,
                     };
-                    let _ = serde_json::to_writer(&mut *out, &line);
-                    let _ = out.write_all(b"\n");
-                    printed.push((cur.no, record));
+                    let written = serde_json::to_writer(&mut *out, &line)
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| out.write_all(b"\n"));
+                    match written {
+                        Ok(()) => printed.push((cur.no, record)),
+                        // `| head` closed the pipe: nobody reads any more, so stop reading.
+                        Err(_) if !self.stop.swap(true, Ordering::Relaxed) => {
+                            self.note(Note::Stop("the standard output was closed".into()));
+                        }
+                        Err(_) => {}
+                    }
                     continue;
                 }
                 let origin = Origin {

@@ -202,6 +202,7 @@ pub fn run(o: &Options) -> u8 {
         requests,
         clock,
         stdout: o.dry_run.then(|| BufWriter::new(std::io::stdout().lock())),
+        stop: Arc::clone(&stop),
         packer: super::requests::RequestPacker::new(&o.connector),
         warned_unknown: None,
     };
