@@ -306,6 +306,11 @@ fn bad_input_is_named_by_file_and_record_and_the_run_goes_on() {
     assert_eq!(invalid["raw"]["time"], -5, "the raw record is kept");
     assert_eq!(invalid["raw"]["id"], "a-1");
     assert_eq!(invalid["event_id"], "a-1");
+    assert_eq!(
+        invalid["event"]["time"], -5,
+        "and the Currents event it became"
+    );
+    assert_eq!(invalid["event"]["event_type"], "users.messages.email.Open");
     let blob = q
         .iter()
         .find(|l| l["reason"] == "unsupported_value")

@@ -29,9 +29,11 @@ struct Sink {
 }
 
 impl Sink {
-    fn start(dir: &Path) -> Sink {
-        let keys = dir.join("sink-keys.json");
-        fs::write(&keys, json!({"main": WRITE_KEY}).to_string()).unwrap();
+    /// Starts the sink knowing the sources `keys` (name → write key).
+    fn start(dir: &Path, keys: Value) -> Sink {
+        let path = dir.join("sink-keys.json");
+        fs::write(&path, keys.to_string()).unwrap();
+        let keys = path;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/segment-sink.mjs");
         let mut child = Command::new("node")
             .arg(script)
@@ -172,7 +174,7 @@ fn setup(name: &str, files: u32, per_file: usize) -> (PathBuf, Sink, Expected) {
     let dir = temp_dir(name);
     config_file(&dir);
     let expected = export(&dir, files, per_file);
-    let sink = Sink::start(&dir);
+    let sink = Sink::start(&dir, json!({"main": WRITE_KEY}));
     (dir, sink, expected)
 }
 
@@ -346,4 +348,80 @@ fn a_wrong_url_stops_the_run_and_settles_nothing() {
     let out = run(&dir, &backfill_args(&sink.url, &["--rps", "0"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(sink.counts().len(), expected.len());
+}
+
+#[test]
+fn requests_still_failing_are_left_for_the_next_run() {
+    let (dir, sink, expected) = setup("give-up", 4, 100);
+    sink.control(
+        "POST",
+        "/faults",
+        json!({"rate": 1, "modes": ["503"], "retryAfter": 0}),
+    );
+    let args = backfill_args(&sink.url, &["--rps", "0", "--max-attempts", "2"]);
+    let out = run(&dir, &args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("not sent after 2 attempts (last: http_503)"),
+        "{err}"
+    );
+    let s = summary(&dir);
+    assert_eq!(s["events"]["unsent"], json!({"http_503": expected.len()}));
+    assert_eq!(s["events"]["sent"], 0);
+    assert!(sink.counts().is_empty());
+    // Nothing was settled: the next run, with Segment back, sends every event once.
+    sink.control("DELETE", "/faults", Value::Null);
+    let out = run(&dir, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let counts = sink.counts();
+    assert_eq!(counts.len(), expected.len());
+    assert!(counts.values().all(|n| *n == 1));
+}
+
+#[test]
+fn each_destination_gets_its_events_in_its_region() {
+    let (dir, sink, expected) = setup("regions", 4, 50);
+    // Events carrying `app_id` (custom events, push sends) go to the EU source, the others
+    // (email) to the default, US.
+    let eu_key = "wk_backfill_secret_eu_0002";
+    drop(sink);
+    let sink = Sink::start(&dir, json!({"main": WRITE_KEY, "europe": eu_key}));
+    let config = json!({
+        "token_sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "destinations": {"main": {"write_key": WRITE_KEY, "region": "us"},
+                         "europe": {"write_key": eu_key, "region": "eu"}},
+        "default_destination": "main",
+        "routing": {"by": "app_id", "routes": {"app_id-value": "europe"}},
+        "identity": {"include_anonymous": true}
+    });
+    fs::write(dir.join("connector.json"), config.to_string()).unwrap();
+    let out = run(&dir, &backfill_args(&sink.url, &["--rps", "0"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains(eu_key) && !err.contains(WRITE_KEY));
+    // Every event carrying app_id went to the EU source, the others to the US one.
+    let eu: BTreeSet<String> = sink
+        .get("/events?region=eu&source=europe")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap().to_owned())
+        .collect();
+    let us: BTreeSet<String> = sink
+        .get("/events?region=us&source=main")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap().to_owned())
+        .collect();
+    let with_app: BTreeSet<String> = expected
+        .iter()
+        .filter(|(_, (_, call))| call["properties"]["app_id"].is_string())
+        .map(|(m, _)| m.clone())
+        .collect();
+    assert!(!with_app.is_empty() && with_app.len() < expected.len());
+    assert_eq!(eu, with_app);
+    assert_eq!(us.len() + eu.len(), expected.len());
+    assert!(us.is_disjoint(&eu));
 }
