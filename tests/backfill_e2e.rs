@@ -425,3 +425,20 @@ fn each_destination_gets_its_events_in_its_region() {
     assert_eq!(us.len() + eu.len(), expected.len());
     assert!(us.is_disjoint(&eu));
 }
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_stops_the_run() {
+    let (dir, sink, _) = setup("cannot-save", 2, 20);
+    // The temporary file the checkpoint is written through cannot be created.
+    fs::create_dir_all(dir.join("backfill.checkpoint.json.tmp")).unwrap();
+    let out = run(&dir, &backfill_args(&sink.url, &["--rps", "0"]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("the checkpoint could not be written"), "{err}");
+    assert!(
+        summary(&dir)["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("checkpoint")
+    );
+}

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
@@ -89,6 +89,9 @@ pub struct Sinks {
     pub quarantine: Option<BufWriter<File>>,
     /// Bytes decoded so far (shared with the reader).
     pub decoded: Arc<AtomicU64>,
+    /// Set when the state cannot be kept (the checkpoint or quarantine file cannot be written):
+    /// sending on would send what no checkpoint records, so the run stops.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// The coordinator's state.
@@ -141,9 +144,7 @@ pub fn coordinate(
     c.save(true);
     c.progress.finish();
     if let Some(e) = c.save_error.take() {
-        c.summary
-            .stopped
-            .get_or_insert(format!("the checkpoint could not be written: {e}"));
+        c.summary.stopped.get_or_insert(e);
     }
     c.summary
 }
@@ -227,8 +228,16 @@ impl Coordinator {
         if let Some(q) = &mut self.sinks.quarantine
             && let Err(e) = writeln!(q, "{line}")
         {
-            self.save_error
-                .get_or_insert(format!("the quarantine file could not be written: {e}"));
+            self.cannot_keep_state(format!("the quarantine file could not be written: {e}"));
+        }
+    }
+
+    /// The checkpoint or the quarantine file cannot be written: stop the run.
+    fn cannot_keep_state(&mut self, why: String) {
+        if self.save_error.is_none() {
+            self.progress.line(&format!("stopping: {why}"));
+            self.sinks.stop.store(true, Ordering::Relaxed);
+            self.save_error = Some(why);
         }
     }
 
@@ -248,7 +257,7 @@ impl Coordinator {
         if let Some(q) = &mut self.sinks.quarantine
             && let Err(e) = q.flush().and_then(|()| q.get_ref().sync_data())
         {
-            self.save_error = Some(format!("the quarantine file could not be written: {e}"));
+            self.cannot_keep_state(format!("the quarantine file could not be written: {e}"));
             return;
         }
         let mut complete = Vec::new();
@@ -262,7 +271,10 @@ impl Coordinator {
             self.ledgers.remove(&file);
         }
         if let Err(e) = write_atomically(&path, self.checkpoint.to_json().as_bytes()) {
-            self.save_error = Some(format!("{}: {e}", path.display()));
+            self.cannot_keep_state(format!(
+                "the checkpoint could not be written: {}: {e}",
+                path.display()
+            ));
             return;
         }
         self.dirty = false;

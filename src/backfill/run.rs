@@ -130,17 +130,18 @@ pub fn run(o: &Options) -> u8 {
         ..Summary::default()
     };
     let decoded = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
     let sinks = Sinks {
         checkpoint: (!o.dry_run).then(|| o.checkpoint.clone()),
         quarantine,
         decoded: Arc::clone(&decoded),
+        stop: Arc::clone(&stop),
     };
     let (notes, inbox) = mpsc::channel();
     let progress = Progress::new(total_bytes);
     let resume_from = checkpoint.clone();
     let coordinator =
         std::thread::spawn(move || coordinate(inbox, resume_from, summary, sinks, progress));
-    let stop = Arc::new(AtomicBool::new(false));
     let file_names = Arc::new(Mutex::new(Vec::new()));
     let clock = Stopwatch::start();
     let (requests, workers) = if o.dry_run {
