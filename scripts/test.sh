@@ -11,6 +11,9 @@ bash scripts/setup-node.sh
 echo "== cargo test (unit, golden, property tests)"
 cargo test --locked
 
+echo "== cargo test --features backfill (the backfill command: unit tests, Avro files in every codec, bad input, end to end against the local Segment sink)"
+cargo test --locked --features backfill --lib --test backfill --test backfill_e2e
+
 echo "== build the Worker, the JavaScript package and the page (the Worker serves build/www)"
 bash scripts/build.sh
 bash scripts/build-pkg.sh

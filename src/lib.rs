@@ -22,6 +22,7 @@
 //! | [`web`] | routing, problem+json answers, CORS, security headers, the request log line |
 //! | `entry` | the Worker's `fetch` and `queue` entry points, the platform clock and randomness (wasm32) |
 //! | `wasm` | the `pkg/` wrapper for browsers and Node (feature `browser`) |
+//! | `backfill` | the native backfill command: a Currents storage export (Avro) → Segment (feature `backfill`) |
 //!
 //! # Boundaries
 //! Everything outside the wasm32-only parts is a pure core: it never touches `worker`,
@@ -31,6 +32,8 @@
 //! `cargo test` is native and a core module that reached for them would not build.
 
 pub mod admin;
+#[cfg(all(not(target_arch = "wasm32"), feature = "backfill"))]
+pub mod backfill;
 pub mod config;
 pub mod currents;
 pub mod delivery;

@@ -1,0 +1,393 @@
+//! One Avro record of a Currents storage file → the Currents event Braze's HTTP push carries for
+//! it, so the Worker's `process()` translates it.
+//!
+//! A storage record is flat: every field of the event side by side (Braze's glossary, "Cloud
+//! Storage" tabs). The HTTP push groups them: `id`, `event_type` and `time` at the top,
+//! `user_id`, `external_user_id`, `device_id` and `timezone` in `user`, everything else in
+//! `properties`. Two fields differ in shape: the `properties` of custom events and purchases is a
+//! JSON *string* in storage and the object `custom_properties` / `purchase_properties` in the
+//! HTTP push. An Avro `null` (a union's null branch) is an absent field, as Braze sends it.
+//!
+//! Values are written as JSON text in one pass (no value tree): strings escaped, integers as they
+//! are, a `float` with the shortest text that reads back as the same 32-bit number (what Braze
+//! wrote before it was stored), a JSON string of properties copied verbatim.
+
+use apache_avro::types::Value;
+use serde_json::value::RawValue;
+
+use crate::mapping::CUSTOM_EVENT_TYPE;
+
+/// Record fields that the HTTP push carries in `user`.
+pub const USER_FIELDS: [&str; 4] = ["user_id", "external_user_id", "device_id", "timezone"];
+/// Record fields that the HTTP push carries at the top of the event.
+pub const TOP_FIELDS: [&str; 3] = ["id", "event_type", "time"];
+/// The storage field holding a JSON string of an event's own properties.
+pub const PROPERTIES_FIELD: &str = "properties";
+/// Braze's purchase event type.
+pub const PURCHASE_TYPE: &str = "users.behaviors.Purchase";
+
+/// The HTTP field of a storage field, for an event of `event_type`.
+pub fn http_field<'a>(event_type: Option<&str>, field: &'a str) -> &'a str {
+    match (event_type, field) {
+        (Some(CUSTOM_EVENT_TYPE), PROPERTIES_FIELD) => "custom_properties",
+        (Some(PURCHASE_TYPE), PROPERTIES_FIELD) => "purchase_properties",
+        _ => field,
+    }
+}
+
+/// A record as a Currents event, and what the run's filters need to know of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    /// The Currents event, JSON text (one element of a `{"events": [...]}` body).
+    pub event: String,
+    /// The event type: the record's `event_type` field, else the file's `event_type=` folder.
+    pub event_type: Option<String>,
+    /// The record's `time`, when it is an integer.
+    pub time: Option<i64>,
+}
+
+/// Why a record cannot become a Currents event (its raw form: [`raw_record`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapError {
+    /// The value is not a record (the file's schema is not a Currents storage schema).
+    #[error("the record is an Avro {0}, not a record")]
+    NotARecord(&'static str),
+    /// A field holds an Avro value JSON cannot carry as Braze would send it.
+    #[error("field {field:?} holds an Avro {kind}, which has no JSON form in a Currents event")]
+    Unsupported {
+        /// The field.
+        field: String,
+        /// The Avro type.
+        kind: &'static str,
+    },
+    /// A JSON-string `properties` field is not a JSON object.
+    #[error("field {field:?} is not a JSON object ({detail})")]
+    PropertiesNotJson {
+        /// The field.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+impl MapError {
+    /// The stable code counted and written with the quarantined record.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotARecord(_) => "not_a_record",
+            Self::Unsupported { .. } => "unsupported_value",
+            Self::PropertiesNotJson { .. } => "invalid_properties_json",
+        }
+    }
+}
+
+/// Maps one record; `path_type` is the file's `event_type=` folder.
+pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, MapError> {
+    let Value::Record(fields) = value else {
+        return Err(MapError::NotARecord(kind(value)));
+    };
+    let event_type = fields
+        .iter()
+        .find(|(name, _)| name == "event_type")
+        .and_then(|(_, v)| match present(v) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        });
+    let has_type_field = event_type.is_some();
+    let event_type = event_type.or(path_type);
+    let time = fields
+        .iter()
+        .find(|(name, _)| name == "time")
+        .and_then(|(_, v)| match present(v) {
+            Some(Value::Int(t)) => Some(i64::from(*t)),
+            Some(Value::Long(t)) => Some(*t),
+            _ => None,
+        });
+    // An unusable `event_type` field (null, empty, not a string) gives way to the folder's;
+    // without a folder it stays, for validation to name it.
+    let skip_type_field = !has_type_field && path_type.is_some();
+    let event = event_json(fields, event_type, skip_type_field)?;
+    Ok(Mapped {
+        event,
+        event_type: event_type.map(str::to_owned),
+        time,
+    })
+}
+
+/// The storage record as JSON, every field with `null`s kept, for the quarantine file (a value
+/// with no JSON form, such as Avro bytes, as `null`).
+pub fn raw_record(value: &Value) -> String {
+    let mut raw = Vec::with_capacity(1024);
+    let _ = render(value, &mut raw, "");
+    String::from_utf8(raw).expect("rendered JSON is UTF-8")
+}
+
+/// Why a file's records cannot be read as Currents events, from its schema alone: a reason
+/// code and what is wrong.
+pub fn check_schema(
+    fields: Option<&[&str]>,
+    path_type: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    let Some(fields) = fields else {
+        return Err((
+            "foreign_schema",
+            "the file's schema is not a record: not a Currents storage file".into(),
+        ));
+    };
+    let missing: Vec<&str> = ["id", "time"]
+        .into_iter()
+        .filter(|f| !fields.contains(f))
+        .collect();
+    if !missing.is_empty() {
+        return Err((
+            "foreign_schema",
+            format!(
+                "the file's records have no {} field: not a Currents storage file",
+                missing.join(" or ")
+            ),
+        ));
+    }
+    if path_type.is_none() && !fields.contains(&"event_type") {
+        return Err((
+            "unknown_event_type",
+            "no event type: the records have no event_type field and the path no event_type= folder"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The value inside a union, `None` for null.
+fn present(value: &Value) -> Option<&Value> {
+    match value {
+        Value::Null => None,
+        Value::Union(_, inner) => present(inner),
+        v => Some(v),
+    }
+}
+
+/// Where a record field goes in the HTTP push.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Top,
+    User,
+    Properties,
+}
+
+fn part(field: &str) -> Part {
+    // The same names as TOP_FIELDS and USER_FIELDS (a test keeps them in step), as one match.
+    match field {
+        "id" | "event_type" | "time" => Part::Top,
+        "user_id" | "external_user_id" | "device_id" | "timezone" => Part::User,
+        _ => Part::Properties,
+    }
+}
+
+/// The Currents event: one buffer, one pass over the fields per part of the event.
+fn event_json(
+    fields: &[(String, Value)],
+    event_type: Option<&str>,
+    from_folder: bool,
+) -> Result<String, MapError> {
+    let mut out = Vec::with_capacity(64 + 48 * fields.len());
+    out.push(b'{');
+    let mut first = true;
+    if let (true, Some(t)) = (from_folder, event_type) {
+        out.extend_from_slice(br#""event_type":"#);
+        write_str(&mut out, t);
+        first = false;
+    }
+    for (section, close) in [
+        (Part::Top, &b""[..]),
+        (Part::User, &br#""user":{"#[..]),
+        (Part::Properties, &br#"},"properties":{"#[..]),
+    ] {
+        if section != Part::Top {
+            if section == Part::User && !first {
+                out.push(b',');
+            }
+            out.extend_from_slice(close);
+            first = true;
+        }
+        for (name, value) in fields {
+            if part(name) != section || (from_folder && name == "event_type") {
+                continue;
+            }
+            let Some(value) = present(value) else {
+                continue;
+            };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let field = http_field(event_type, name);
+            write_str(&mut out, field);
+            out.push(b':');
+            if field != name.as_str() {
+                json_object_text(&mut out, name, value)?;
+            } else {
+                render(value, &mut out, name)?;
+            }
+        }
+    }
+    out.extend_from_slice(b"}}");
+    Ok(String::from_utf8(out).expect("rendered JSON is UTF-8"))
+}
+
+/// A JSON-string field that the HTTP push carries as an object: its text, checked and copied
+/// verbatim (numbers keep their precision). An empty string is an empty object.
+fn json_object_text(out: &mut Vec<u8>, field: &str, value: &Value) -> Result<(), MapError> {
+    let bad = |detail: String| MapError::PropertiesNotJson {
+        field: field.to_owned(),
+        detail,
+    };
+    let Value::String(text) = value else {
+        return Err(bad(format!("an Avro {}, not a string", kind(value))));
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        out.extend_from_slice(b"{}");
+        return Ok(());
+    }
+    let raw: &RawValue =
+        serde_json::from_str(text).map_err(|e| bad(crate::error::message_without_position(&e)))?;
+    if !raw.get().starts_with('{') {
+        return Err(bad(format!(
+            "a JSON {}",
+            crate::currents::json_kind(raw.get())
+        )));
+    }
+    out.extend_from_slice(raw.get().as_bytes());
+    Ok(())
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+}
+
+/// The Avro type of a value, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Boolean(_) => "boolean",
+        Value::Int(_) => "int",
+        Value::Long(_) => "long",
+        Value::Float(_) => "float",
+        Value::Double(_) => "double",
+        Value::Bytes(_) => "bytes",
+        Value::String(_) => "string",
+        Value::Fixed(..) => "fixed",
+        Value::Enum(..) => "enum",
+        Value::Union(_, v) => kind(v),
+        Value::Array(_) => "array",
+        Value::Map(_) => "map",
+        Value::Record(_) => "record",
+        Value::Date(_) => "date",
+        Value::Decimal(_) | Value::BigDecimal(_) => "decimal",
+        Value::TimeMillis(_) | Value::TimeMicros(_) => "time",
+        Value::TimestampMillis(_)
+        | Value::TimestampMicros(_)
+        | Value::TimestampNanos(_)
+        | Value::LocalTimestampMillis(_)
+        | Value::LocalTimestampMicros(_)
+        | Value::LocalTimestampNanos(_) => "timestamp",
+        Value::Duration(_) => "duration",
+        Value::Uuid(_) => "uuid",
+    }
+}
+
+/// Writes `value` as JSON. Bytes, fixed, decimals, durations and non-finite numbers have no JSON
+/// form Braze would send: they fail, naming `field` (the raw record still gets as far as it can,
+/// with `null` in their place).
+fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError> {
+    let unsupported = |kind: &'static str| MapError::Unsupported {
+        field: field.to_owned(),
+        kind,
+    };
+    let number = |out: &mut Vec<u8>, n: i64| serde_json::to_writer(out, &n).expect("Vec write");
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(n) | Value::Date(n) | Value::TimeMillis(n) => number(out, i64::from(*n)),
+        Value::Long(n)
+        | Value::TimeMicros(n)
+        | Value::TimestampMillis(n)
+        | Value::TimestampMicros(n)
+        | Value::TimestampNanos(n)
+        | Value::LocalTimestampMillis(n)
+        | Value::LocalTimestampMicros(n)
+        | Value::LocalTimestampNanos(n) => number(out, *n),
+        Value::Float(f) if f.is_finite() => serde_json::to_writer(&mut *out, f).expect("Vec write"),
+        Value::Double(f) if f.is_finite() => {
+            serde_json::to_writer(&mut *out, f).expect("Vec write")
+        }
+        Value::Float(_) | Value::Double(_) => {
+            out.extend_from_slice(b"null");
+            return Err(unsupported("non-finite number"));
+        }
+        Value::String(s) | Value::Enum(_, s) => write_str(out, s),
+        Value::Uuid(u) => write_str(out, &u.to_string()),
+        Value::Union(_, inner) => return render(inner, out, field),
+        Value::Array(items) => {
+            out.push(b'[');
+            let mut first_err = None;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if let Err(e) = render(item, out, field) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            out.push(b']');
+            return first_err.map_or(Ok(()), Err);
+        }
+        Value::Map(entries) => {
+            // Avro maps have no order; sorted keys keep the output reproducible.
+            let mut keys: Vec<&String> = entries.keys().collect();
+            keys.sort_unstable();
+            let pairs = keys.into_iter().map(|k| (k.as_str(), &entries[k]));
+            return render_object(pairs, out, Some(field));
+        }
+        Value::Record(fields) => {
+            let pairs = fields.iter().map(|(k, v)| (k.as_str(), v));
+            let nested = (!field.is_empty()).then_some(field);
+            return render_object(pairs, out, nested);
+        }
+        Value::Bytes(_) | Value::Fixed(..) | Value::Decimal(_) | Value::BigDecimal(_) => {
+            out.extend_from_slice(b"null");
+            return Err(unsupported(kind(value)));
+        }
+        Value::Duration(_) => {
+            out.extend_from_slice(b"null");
+            return Err(unsupported("duration"));
+        }
+    }
+    Ok(())
+}
+
+/// An object's members; `field` names the enclosing field in errors (`None` at the top, where
+/// each member is its own field).
+fn render_object<'v>(
+    pairs: impl Iterator<Item = (&'v str, &'v Value)>,
+    out: &mut Vec<u8>,
+    field: Option<&str>,
+) -> Result<(), MapError> {
+    out.push(b'{');
+    let mut first_err = None;
+    for (i, (key, value)) in pairs.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        if let Err(e) = render(value, out, field.unwrap_or(key)) {
+            first_err.get_or_insert(e);
+        }
+    }
+    out.push(b'}');
+    first_err.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,218 @@
+use serde_json::{Value as Json, json};
+
+use super::*;
+
+fn record(fields: Vec<(&str, Value)>) -> Value {
+    Value::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+fn some(v: Value) -> Value {
+    Value::Union(1, Box::new(v))
+}
+
+fn none() -> Value {
+    Value::Union(0, Box::new(Value::Null))
+}
+
+fn s(text: &str) -> Value {
+    Value::String(text.to_owned())
+}
+
+fn parse(text: &str) -> Json {
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn a_flat_record_becomes_the_http_event() {
+    let r = record(vec![
+        ("id", s("e-1")),
+        ("user_id", s("b-1")),
+        ("external_user_id", some(s("u-1"))),
+        ("device_id", none()),
+        ("time", Value::Int(1_700_000_000)),
+        ("timezone", some(s("Europe/Paris"))),
+        ("app_id", some(s("app"))),
+        ("email_address", s("a\"b@c.d")),
+        ("price", Value::Float(4.99)),
+        ("is_amp", some(Value::Boolean(true))),
+        ("tags", Value::Array(vec![s("x"), s("y")])),
+        ("campaign_name", none()),
+    ]);
+    let m = map_record(&r, Some("users.messages.email.Open")).unwrap();
+    assert_eq!(
+        parse(&m.event),
+        json!({
+            "event_type": "users.messages.email.Open", "id": "e-1", "time": 1_700_000_000,
+            "user": {"user_id": "b-1", "external_user_id": "u-1", "timezone": "Europe/Paris"},
+            "properties": {"app_id": "app", "email_address": "a\"b@c.d", "price": 4.99,
+                "is_amp": true, "tags": ["x", "y"]}
+        })
+    );
+    assert!(m.event.contains("\"price\":4.99"), "{}", m.event);
+    assert_eq!(m.event_type.as_deref(), Some("users.messages.email.Open"));
+    assert_eq!(m.time, Some(1_700_000_000));
+    let raw = parse(&raw_record(&r));
+    assert_eq!(raw["device_id"], Json::Null);
+    assert_eq!(raw["campaign_name"], Json::Null);
+    assert_eq!(raw["price"], json!(4.99));
+    assert_eq!(
+        raw.as_object().unwrap().len(),
+        12,
+        "every field, nulls kept"
+    );
+}
+
+#[test]
+fn fields_go_where_the_http_push_puts_them() {
+    for f in TOP_FIELDS {
+        assert!(part(f) == Part::Top, "{f}");
+    }
+    for f in USER_FIELDS {
+        assert!(part(f) == Part::User, "{f}");
+    }
+    assert!(part("app_id") == Part::Properties);
+}
+
+#[test]
+fn the_record_type_wins_over_the_folder() {
+    let r = record(vec![
+        ("id", s("e")),
+        ("event_type", s("users.messages.sms.Send")),
+        ("time", Value::Long(5)),
+    ]);
+    let m = map_record(&r, Some("users.messages.email.Send")).unwrap();
+    let e = parse(&m.event);
+    assert_eq!(e["event_type"], "users.messages.sms.Send");
+    assert_eq!(m.time, Some(5));
+    // Without either, the event has no type and validation quarantines it.
+    let m = map_record(&record(vec![("id", s("e"))]), None).unwrap();
+    assert_eq!(m.event_type, None);
+    assert!(parse(&m.event).get("event_type").is_none());
+    assert_eq!(m.event, r#"{"id":"e","user":{},"properties":{}}"#);
+    // An empty or null type field gives way to the folder, never a repeated key.
+    for empty in [s(""), none()] {
+        let r = record(vec![("event_type", empty.clone()), ("id", s("e"))]);
+        let m = map_record(&r, Some("users.messages.sms.Send")).unwrap();
+        assert_eq!(
+            m.event,
+            r#"{"event_type":"users.messages.sms.Send","id":"e","user":{},"properties":{}}"#
+        );
+        let alone = map_record(&r, None).unwrap();
+        assert_eq!(alone.event_type, None);
+    }
+    let bad = record(vec![("event_type", Value::Int(3)), ("id", s("e"))]);
+    let m = map_record(&bad, None).unwrap();
+    assert_eq!(
+        m.event,
+        r#"{"event_type":3,"id":"e","user":{},"properties":{}}"#
+    );
+}
+
+#[test]
+fn custom_and_purchase_properties_become_objects_verbatim() {
+    let text = r#" {"plan":"gold","big":9007199254740993,"nested":{"a":[1]}} "#;
+    for (event_type, field) in [
+        (CUSTOM_EVENT_TYPE, "custom_properties"),
+        (PURCHASE_TYPE, "purchase_properties"),
+    ] {
+        let r = record(vec![("id", s("e")), ("properties", s(text))]);
+        let m = map_record(&r, Some(event_type)).unwrap();
+        assert!(
+            m.event.contains(&format!("\"{field}\":{}", text.trim())),
+            "{}",
+            m.event
+        );
+        assert_eq!(
+            parse(&raw_record(&r))["properties"],
+            text,
+            "raw keeps the string"
+        );
+    }
+    let empty = record(vec![("id", s("e")), ("properties", s(""))]);
+    let m = map_record(&empty, Some(CUSTOM_EVENT_TYPE)).unwrap();
+    assert_eq!(
+        parse(&m.event)["properties"]["custom_properties"],
+        json!({})
+    );
+    // Other types keep a field named `properties` as it is.
+    let r = record(vec![("id", s("e")), ("properties", s("{}"))]);
+    let m = map_record(&r, Some("users.messages.email.Send")).unwrap();
+    assert_eq!(parse(&m.event)["properties"]["properties"], "{}");
+}
+
+#[test]
+fn unusable_values_fail_with_the_field_and_keep_the_raw_record() {
+    for (text, detail) in [("{oops", "key must be a string"), ("[1]", "a JSON array")] {
+        let r = record(vec![("id", s("e-2")), ("properties", s(text))]);
+        let err = map_record(&r, Some(CUSTOM_EVENT_TYPE)).unwrap_err();
+        assert_eq!(err.code(), "invalid_properties_json");
+        assert!(err.to_string().contains(detail), "{err}");
+        assert_eq!(parse(&raw_record(&r))["id"], "e-2");
+    }
+    let r = record(vec![
+        ("id", s("e-3")),
+        ("blob", Value::Bytes(vec![1, 2])),
+        ("score", Value::Double(f64::NAN)),
+    ]);
+    let err = map_record(&r, None).unwrap_err();
+    assert_eq!(
+        err,
+        MapError::Unsupported {
+            field: "blob".into(),
+            kind: "bytes"
+        }
+    );
+    assert_eq!(err.code(), "unsupported_value");
+    assert_eq!(
+        parse(&raw_record(&r)),
+        json!({"id": "e-3", "blob": null, "score": null})
+    );
+    assert_eq!(
+        map_record(&s("text"), None).unwrap_err(),
+        MapError::NotARecord("string")
+    );
+    assert_eq!(raw_record(&s("text")), "\"text\"");
+}
+
+#[test]
+fn schemas_that_are_not_currents_storage_files() {
+    let currents = ["id", "user_id", "time", "app_id"];
+    assert_eq!(
+        check_schema(Some(&currents), Some("users.messages.email.Open")),
+        Ok(())
+    );
+    let (code, detail) = check_schema(Some(&currents), None).unwrap_err();
+    assert_eq!(code, "unknown_event_type");
+    assert!(detail.contains("event_type= folder"), "{detail}");
+    assert_eq!(
+        check_schema(Some(&["id", "time", "event_type"]), None),
+        Ok(())
+    );
+    let (code, detail) = check_schema(Some(&["name", "time"]), Some("t")).unwrap_err();
+    assert_eq!(code, "foreign_schema");
+    assert!(detail.contains("no id field"), "{detail}");
+    let (code, _) = check_schema(None, Some("t")).unwrap_err();
+    assert_eq!(code, "foreign_schema");
+}
+
+#[test]
+fn maps_render_with_sorted_keys_and_enums_as_symbols() {
+    let map = Value::Map(
+        [
+            ("b".to_owned(), Value::Int(2)),
+            ("a".to_owned(), Value::Int(1)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let r = record(vec![
+        ("id", s("e")),
+        ("m", map),
+        ("kind", Value::Enum(1, "EMAIL".into())),
+        ("when", Value::TimestampMillis(1_700_000_000_000)),
+    ]);
+    let m = map_record(&r, None).unwrap();
+    assert!(m.event.contains(r#""m":{"a":1,"b":2}"#), "{}", m.event);
+    assert_eq!(parse(&m.event)["properties"]["kind"], "EMAIL");
+    assert_eq!(parse(&m.event)["properties"]["when"], 1_700_000_000_000_i64);
+}

@@ -1,0 +1,227 @@
+//! Backfill throughput, natively, no network: reading Avro storage files and translating their
+//! events against `apache-avro` decoding alone, measured in the same run.
+//!
+//! Input: 80 files, one per Segment-shaped type of Braze's glossary, 125 records each (10,000
+//! events, every storage field set), in memory, written with `apache-avro` in each codec.
+//! **Decode** = `apache_avro::Reader` over every file, each record decoded to a `Value` (what
+//! any reader of these files pays). **Read + translate** = the same decoding plus what the
+//! command adds per record: the record mapped to a Currents event, `process()` on chunks of
+//! 1,000 (validate, translate, `messageId`), packed into Segment requests and each request body
+//! rendered. The difference is the translation's cost.
+//!
+//! After criterion's groups, a report on stdout: the two measured alternately, 15 rounds each, the
+//! fastest round of each kept (on a shared machine the fastest is the least disturbed), and the
+//! translation's cost as a share of decoding's.
+//! Run: `cargo bench --features backfill --bench backfill`; report in docs/BENCHMARKS.md §8.
+#![allow(missing_docs, clippy::print_stdout)] // criterion's macros define undocumented items; a report on stdout
+
+#[path = "../backfill/support.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use apache_avro::{Reader, Writer};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use currents_relay::backfill::record::map_record;
+use currents_relay::backfill::requests::{Origin, RequestPacker};
+use currents_relay::{ConnectorConfig, ProcessContext, process};
+
+const PER_FILE: usize = 125;
+const CHUNK: usize = 1_000;
+const SENT_AT: &str = "2026-12-01T00:00:00.000Z";
+
+/// One in-memory file per type: (event type, bytes).
+fn files(codec: apache_avro::Codec) -> Vec<(String, Vec<u8>)> {
+    support::glossary()
+        .iter()
+        .map(|entry| {
+            let schema = support::schema(entry);
+            let mut w = Writer::with_codec(&schema, Vec::new(), codec);
+            for i in 0..PER_FILE {
+                let id = format!("{:08x}-5b2c-4a4e-9a8e-{i:012x}", entry.event_type.len());
+                w.append(support::record(entry, &id, false).0).unwrap();
+            }
+            (entry.event_type.clone(), w.into_inner().unwrap())
+        })
+        .collect()
+}
+
+fn decode(files: &[(String, Vec<u8>)]) -> usize {
+    let mut n = 0;
+    for (_, bytes) in files {
+        for value in Reader::new(&bytes[..]).unwrap() {
+            black_box(value.unwrap());
+            n += 1;
+        }
+    }
+    n
+}
+
+fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> usize {
+    let ctx = ProcessContext {
+        connector_id: support::CONNECTOR,
+        nearest_region: None,
+        received_ms: 0,
+    };
+    let mut packer = RequestPacker::new(support::CONNECTOR);
+    let mut body_bytes = 0;
+    let mut sent = 0;
+    for (file, (event_type, bytes)) in files.iter().enumerate() {
+        let mut mapped = Vec::with_capacity(CHUNK);
+        let mut flush = |mapped: &mut Vec<(u64, _)>, packer: &mut RequestPacker| {
+            let mut body = String::from(r#"{"events":["#);
+            for (i, (_, m)) in mapped.iter().enumerate() {
+                let m: &currents_relay::backfill::record::Mapped = m;
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&m.event);
+            }
+            body.push_str("]}");
+            let outcome = process(body.as_bytes(), config, &ctx).unwrap();
+            for batch in outcome.batches {
+                for event in batch.events {
+                    let (record, m) = &mut mapped[event.index.unwrap()];
+                    let origin = Origin {
+                        file: file as u32,
+                        record: *record,
+                        event: std::mem::take(&mut m.event),
+                    };
+                    sent += 1;
+                    if let Some(r) = packer.push(&batch.destination, batch.region, event, origin, 0)
+                    {
+                        body_bytes += r.msg.segment_body(SENT_AT).len();
+                    }
+                }
+            }
+            mapped.clear();
+        };
+        for (i, value) in Reader::new(&bytes[..]).unwrap().enumerate() {
+            let value = value.unwrap();
+            mapped.push((i as u64, map_record(&value, Some(event_type)).unwrap()));
+            if mapped.len() == CHUNK {
+                flush(&mut mapped, &mut packer);
+            }
+        }
+        flush(&mut mapped, &mut packer);
+    }
+    for r in packer.finish() {
+        body_bytes += r.msg.segment_body(SENT_AT).len();
+    }
+    black_box(body_bytes);
+    sent
+}
+
+fn bench(c: &mut Criterion) {
+    let config = ConnectorConfig::from_json(&support::config_text()).unwrap();
+    for (name, codec) in support::codecs() {
+        let files = files(codec);
+        let n = decode(&files);
+        assert_eq!(n, 80 * PER_FILE);
+        assert_eq!(
+            read_and_translate(&files, &config),
+            n,
+            "every event is sent"
+        );
+        let mut group = c.benchmark_group(format!("backfill_{name}"));
+        group.throughput(Throughput::Elements(n as u64));
+        group.sample_size(20);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(4));
+        group.bench_function("decode", |b| b.iter(|| decode(black_box(&files))));
+        group.bench_function("read_translate", |b| {
+            b.iter(|| read_and_translate(black_box(&files), black_box(&config)))
+        });
+        group.finish();
+    }
+}
+
+/// Decoding plus mapping each record to its Currents event (no translation).
+fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
+    let mut bytes = 0;
+    for (event_type, file) in files {
+        for value in Reader::new(&file[..]).unwrap() {
+            bytes += map_record(&value.unwrap(), Some(event_type))
+                .unwrap()
+                .event
+                .len();
+        }
+    }
+    bytes
+}
+
+/// The Currents batches of every file, as `process()` receives them.
+fn bodies(files: &[(String, Vec<u8>)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(event_type, file)| {
+            let events: Vec<String> = Reader::new(&file[..])
+                .unwrap()
+                .map(|v| map_record(&v.unwrap(), Some(event_type)).unwrap().event)
+                .collect();
+            format!(r#"{{"events":[{}]}}"#, events.join(","))
+        })
+        .collect()
+}
+
+/// `process()` alone on those batches: the Worker's own translation.
+fn process_only(bodies: &[String], config: &ConnectorConfig) -> usize {
+    let ctx = ProcessContext {
+        connector_id: support::CONNECTOR,
+        nearest_region: None,
+        received_ms: 0,
+    };
+    bodies
+        .iter()
+        .map(|b| process(b.as_bytes(), config, &ctx).unwrap().accepted())
+        .sum()
+}
+
+/// The fastest of `rounds` runs of `f`, in seconds.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // a benchmark reads the clock
+fn fastest(rounds: usize, mut f: impl FnMut() -> usize) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            black_box(f());
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn report(_: &mut Criterion) {
+    let config = ConnectorConfig::from_json(&support::config_text()).unwrap();
+    let events = (80 * PER_FILE) as f64;
+    println!(
+        "\n| codec | decode | read + translate | translation | ÷ decoding | mapping records | process() | packing + bodies |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, codec) in support::codecs() {
+        let files = files(codec);
+        let bodies = bodies(&files);
+        let mut best = [f64::INFINITY; 4];
+        for _ in 0..15 {
+            best[0] = best[0].min(fastest(1, || decode(&files)));
+            best[1] = best[1].min(fastest(1, || read_and_translate(&files, &config)));
+            best[2] = best[2].min(fastest(1, || decode_and_map(&files)));
+            best[3] = best[3].min(fastest(1, || process_only(&bodies, &config)));
+        }
+        let [dec, all, dec_map, proc_only] = best;
+        let ms = |secs: f64| format!("{:.1} ms", secs * 1e3);
+        let rate = |secs: f64| format!("{:.1} ms ({:.0} events/s)", secs * 1e3, events / secs);
+        println!(
+            "| {name} | {} | {} | {} | **{:.2}** | {} | {} | {} |",
+            rate(dec),
+            rate(all),
+            ms(all - dec),
+            (all - dec) / dec,
+            ms(dec_map - dec),
+            ms(proc_only),
+            ms(all - dec_map - proc_only),
+        );
+    }
+}
+
+criterion_group!(benches, bench, report);
+criterion_main!(benches);
