@@ -31,6 +31,8 @@ have_version() { # binary, expected version
 # (measured), produce byte-identical Worker and pkg/ output, and cost about 2 s more per build.
 # One scratch target dir for the installs of this run, not the project's target dir (which
 # CARGO_TARGET_DIR may name), removed afterwards.
+# Without debug info (the dev profile's default would generate it): they compile and link faster.
+export CARGO_PROFILE_DEV_DEBUG=0
 BUILD_DIR=""
 scratch() {
   if [ -z "$BUILD_DIR" ]; then
