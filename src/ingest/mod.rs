@@ -122,6 +122,15 @@ mod tests {
     use crate::pipeline::{ProcessContext, process};
     use crate::stats::IngestDelta;
 
+    /// A connector with one US destination.
+    fn one_destination() -> ConnectorConfig {
+        ConnectorConfig::from_json(&format!(
+            r#"{{"token_sha256":"{}","destinations":{{"main":{{"write_key":"wk_1234","region":"us"}}}}}}"#,
+            "0".repeat(64)
+        ))
+        .unwrap()
+    }
+
     #[test]
     fn summary_json_shape() {
         let s = IngestSummary {
@@ -153,11 +162,7 @@ mod tests {
 
     #[test]
     fn a_batch_becomes_one_message_per_destination_and_one_quarantine_object() {
-        let config = ConnectorConfig::from_json(&format!(
-            r#"{{"token_sha256":"{}","destinations":{{"main":{{"write_key":"wk_1234","region":"us"}}}}}}"#,
-            "0".repeat(64)
-        ))
-        .unwrap();
+        let config = one_destination();
         let body = br#"{"events":[
             {"id":"a","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
             {"id":"b","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b"}},
@@ -202,11 +207,7 @@ mod tests {
 
     #[test]
     fn drift_travels_with_the_stats_delta_in_one_body() {
-        let config = ConnectorConfig::from_json(&format!(
-            r#"{{"token_sha256":"{}","destinations":{{"main":{{"write_key":"wk_1234","region":"us"}}}}}}"#,
-            "0".repeat(64)
-        ))
-        .unwrap();
+        let config = one_destination();
         let body = br#"{"events":[
             {"id":"a","event_type":"users.messages.hologram.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
             {"id":"c","event_type":"users.messages.email.Open","time":1,"user":{"user_id":"b","external_user_id":"u"},"properties":{"ai_score":1}}

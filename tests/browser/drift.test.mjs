@@ -37,6 +37,16 @@ const open = (id, extra) => ({
 /** A new type twice, a known type with an undocumented property, a known type with documented ones only. */
 const BATCH = [hologram("h1"), hologram("h2"), open("o1", { ai_open_score: 0.93, viewer_phone: null }), open("o2", {})];
 
+/** Pastes `text` into the Playground's batch field and waits for the page to render it. */
+async function pasteBatch(text) {
+  const before = Number(await page.evaluate(() => document.body.dataset.renders ?? 0));
+  await page.$eval("#batch", (el, value) => {
+    el.value = value;
+    el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertFromPaste" }));
+  }, text);
+  await page.waitForFunction((n) => Number(document.body.dataset.renders ?? 0) > n, before);
+}
+
 async function sendBatch(id, token, events) {
   const res = await fetch(new URL(`v1/currents/${id}`, server.url), {
     method: "POST",
@@ -191,13 +201,8 @@ test("Console: the panel lists the new type and the undocumented property, links
 test("Playground: marks new types and undocumented properties, exactly those pkg/node reports", async () => {
   await page.goto(server.url);
   await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  const before = Number(await page.evaluate(() => document.body.dataset.renders ?? 0));
   const text = JSON.stringify({ events: BATCH }, null, 2);
-  await page.$eval("#batch", (el, value) => {
-    el.value = value;
-    el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertFromPaste" }));
-  }, text);
-  await page.waitForFunction((n) => Number(document.body.dataset.renders ?? 0) > n, before);
+  await pasteBatch(text);
   await page.waitForSelector("#events li[data-index='3']");
 
   const marks = await page.$$eval("#events > li", (items) => items.map((li) => ({
@@ -224,17 +229,12 @@ test("Playground: marks new types and undocumented properties, exactly those pkg
 test("Playground: an unknown type shows where the general rule put its email, phone and device model", async () => {
   await page.goto(server.url);
   await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  const before = Number(await page.evaluate(() => document.body.dataset.renders ?? 0));
   const event = {
     id: "u1", event_type: NEW_TYPE, time: 1_767_225_600, user: user("u1"),
     properties: { email_address: "a@example.com", user_phone_number: "+15550100", device_model: "Holo 1",
       platform: "web", os_version: "9", hologram_id: 7 },
   };
-  await page.$eval("#batch", (el, value) => {
-    el.value = value;
-    el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertFromPaste" }));
-  }, JSON.stringify({ events: [event] }));
-  await page.waitForFunction((n) => Number(document.body.dataset.renders ?? 0) > n, before);
+  await pasteBatch(JSON.stringify({ events: [event] }));
   const item = page.locator('#events li[data-index="0"]');
   await item.locator("summary").click();
   const note = await item.locator('[data-drift="placement"]').textContent();
