@@ -272,6 +272,9 @@ async function main() {
     "dev", "--config", path.relative(ROOT, LOCAL_CONFIG), "--env-file", DEV_VARS,
     "--local", "--ip", HOST, "--port", String(WORKER_PORT), "--persist-to", path.join(ROOT, PERSIST),
     "--show-interactive-dev-session=false",
+    // The Cron Trigger does not fire under `wrangler dev`: GET /__scheduled runs the scheduled
+    // handler (the alert rules, docs/ADMIN_API.md) on demand.
+    "--test-scheduled",
     "--var", `SEGMENT_US_URL:${sink.usUrl}`,
     "--var", `SEGMENT_EU_URL:${sink.euUrl}`,
   ];

@@ -17,10 +17,12 @@
 //! | [`ingest`] | `POST /v1/currents/{connector}`: what a processed batch becomes; the handler |
 //! | [`delivery`] | queue messages, packing, the consumer's decisions; the queue producer and consumer |
 //! | [`quarantine`] | quarantine documents, keys, listing, replay; R2 and the quarantine admin routes |
-//! | [`stats`] | counters, deltas and their merge; the stats Durable Object |
+//! | [`stats`] | counters, the pending ledger, deltas and their merge; the stats Durable Object |
+//! | [`alerts`] | alert rules and their evaluation (pure, `now` given); the scheduled handler's run |
+//! | [`metrics`] | `GET /admin/metrics` in the Prometheus text format; reading the stats objects |
 //! | [`admin`] | the admin route table, token check, connector bodies; the admin handlers |
 //! | [`web`] | routing, problem+json answers, CORS, security headers, the request log line |
-//! | `entry` | the Worker's `fetch` and `queue` entry points, the platform clock and randomness (wasm32) |
+//! | `entry` | the Worker's `fetch`, `queue` and `scheduled` entry points, the platform clock and randomness (wasm32) |
 //! | `wasm` | the `pkg/` wrapper for browsers and Node (feature `browser`) |
 //! | `backfill` | the native backfill command: a Currents storage export (Avro) → Segment (feature `backfill`) |
 //!
@@ -32,6 +34,7 @@
 //! `cargo test` is native and a core module that reached for them would not build.
 
 pub mod admin;
+pub mod alerts;
 #[cfg(all(not(target_arch = "wasm32"), feature = "backfill"))]
 pub mod backfill;
 pub mod config;
@@ -43,6 +46,7 @@ mod entry;
 pub mod error;
 pub mod ingest;
 pub mod mapping;
+pub mod metrics;
 pub mod pipeline;
 pub mod quarantine;
 pub mod segment;

@@ -86,6 +86,7 @@ export const api = {
   resume: (id) => call("POST", `connectors/${enc(id)}/resume`),
   stats: (id) => call("GET", `connectors/${enc(id)}/stats`),
   drift: (id) => call("GET", `connectors/${enc(id)}/drift`),
+  alerts: (id) => call("GET", `connectors/${enc(id)}/alerts`),
   resetDrift: (id) => call("DELETE", `connectors/${enc(id)}/drift`),
   quarantine: (connector, reason) => call("GET", "quarantine", { query: { connector, reason } }),
   quarantineObject: (key) => call("GET", "quarantine/object", { query: { key } }),

@@ -125,6 +125,15 @@ export function openForm(kind, id = "", config = null) {
   for (const r of $$("input[name=f-profile]")) r.checked = r.value === profile;
   $("#f-anonymous").checked = base.identity?.include_anonymous === true;
   $("#f-retention").value = String(base.retention_hours ?? DEFAULT_RETENTION_HOURS);
+  const alerts = isObject(base.alerts) ? base.alerts : {};
+  const url = $("#f-alert-url");
+  url.value = "";
+  url.dataset.redacted = typeof alerts.webhook_url === "string" ? alerts.webhook_url : "";
+  url.placeholder = url.dataset.redacted ? `Stored URL ${url.dataset.redacted}: leave empty to keep it.` : "https://hooks.slack.com/services/...";
+  $("#f-alert-stalled").value = alerts.delivery_stalled_minutes ?? "";
+  $("#f-alert-held").value = alerts.held_hours ?? "";
+  $("#f-alert-quarantine").value = alerts.quarantine_per_hour ?? "";
+  $("#f-alert-types").checked = alerts.new_event_types === true;
   $("#editor-title").textContent = kind === "edit" ? `Edit connector ${id}` : "New connector";
   $("#f-submit").textContent = kind === "edit" ? "Save changes" : "Create connector";
 }
@@ -164,7 +173,35 @@ export function readForm() {
   const retention = $("#f-retention").value.trim();
   if (retention === "") delete config.retention_hours;
   else config.retention_hours = Number.isFinite(Number(retention)) ? Number(retention) : retention;
+  readAlerts(config);
   return { id: $("#f-id").value.trim(), config, mode };
+}
+
+/** The form's alert fields written over the document's `alerts` section (removed when no rule is set). */
+function readAlerts(config) {
+  const number = (sel) => {
+    const v = $(sel).value.trim();
+    return v === "" ? undefined : (Number.isFinite(Number(v)) ? Number(v) : v);
+  };
+  const rules = {
+    delivery_stalled_minutes: number("#f-alert-stalled"),
+    held_hours: number("#f-alert-held"),
+    quarantine_per_hour: number("#f-alert-quarantine"),
+    new_event_types: $("#f-alert-types").checked || undefined,
+  };
+  const url = $("#f-alert-url");
+  const webhook = url.value.trim() || url.dataset.redacted || "";
+  const anyRule = Object.values(rules).some((v) => v !== undefined);
+  if (!anyRule && !url.value.trim()) {
+    delete config.alerts;
+    return;
+  }
+  const alerts = { ...(isObject(base.alerts) ? base.alerts : {}), webhook_url: webhook };
+  for (const [k, v] of Object.entries(rules)) {
+    if (v === undefined) delete alerts[k];
+    else alerts[k] = v;
+  }
+  config.alerts = alerts;
 }
 
 /** [{path, control}] for every control of the form, with the field path the Worker reports. */
@@ -177,6 +214,11 @@ function fieldControls() {
     { path: "naming.profile", control: $("input[name=f-profile]:checked") ?? $("input[name=f-profile]") },
     { path: "identity.include_anonymous", control: $("#f-anonymous") },
     { path: "retention_hours", control: $("#f-retention") },
+    { path: "alerts.webhook_url", control: $("#f-alert-url") },
+    { path: "alerts.delivery_stalled_minutes", control: $("#f-alert-stalled") },
+    { path: "alerts.held_hours", control: $("#f-alert-held") },
+    { path: "alerts.quarantine_per_hour", control: $("#f-alert-quarantine") },
+    { path: "alerts.new_event_types", control: $("#f-alert-types") },
   ];
   for (const row of $$("#f-destinations .destination")) {
     const name = row.querySelector("[data-part=name]").value.trim();
@@ -196,6 +238,7 @@ const GROUPS = [
   ["routing", "#f-routing-group"],
   ["naming", "#f-naming-group"],
   ["identity", "#f-identity-group"],
+  ["alerts", "#f-alerts-group"],
 ];
 
 export function clearErrors() {

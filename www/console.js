@@ -7,6 +7,7 @@
 import { AdminError, api, onUnauthorized, session } from "./admin-api.js";
 import { clearErrors, initForm, openForm, readForm, showErrors } from "./connector-form.js";
 import { $, $$, el, plural, when } from "./dom.js";
+import { renderAlerts } from "./alerts-view.js";
 import { renderDrift } from "./drift-view.js";
 import { initQuarantine, loadQuarantine, resetQuarantine } from "./quarantine-view.js";
 import { renderStats } from "./stats-view.js";
@@ -226,6 +227,19 @@ async function loadDrift() {
   }
 }
 
+async function loadAlerts() {
+  try {
+    const shown = renderAlerts($("#alerts"), await api.alerts(current.id), Boolean(current?.config?.alerts));
+    const firing = $$("[data-firing='true']", $("#alerts")).length;
+    $("#alerts-count").textContent = shown ? `(${firing} firing)` : "";
+  } catch (e) {
+    if (!(e instanceof AdminError && e.routeMissing)) throw e;
+    $("#alerts").replaceChildren(el("p", { class: "notice-box", "data-missing": "alerts" }, ROUTE_MISSING));
+  } finally {
+    document.body.dataset.alertsLoads = String(Number(document.body.dataset.alertsLoads ?? 0) + 1);
+  }
+}
+
 async function resetDrift() {
   if (!window.confirm(`Reset what ${current.id} recorded as new from Braze? The report starts again from the next batch; the stats are kept.`)) return;
   await api.resetDrift(current.id);
@@ -246,13 +260,13 @@ async function openConnector(id, { focus = true } = {}) {
   $("#detail").hidden = false;
   showDetailState();
   resetQuarantine();
-  await Promise.all([loadStats(), loadDrift(), loadQuarantine(id)]);
+  await Promise.all([loadStats(), loadDrift(), loadAlerts(), loadQuarantine(id)]);
   if (focus) $("#detail-title").focus();
   say(`Connector ${id} loaded.`);
 }
 
 async function refreshDetail() {
-  await Promise.all([loadConnectors(), loadStats(), loadDrift(), loadQuarantine(current.id)]);
+  await Promise.all([loadConnectors(), loadStats(), loadDrift(), loadAlerts(), loadQuarantine(current.id)]);
   say(`Connector ${current.id} refreshed.`);
 }
 

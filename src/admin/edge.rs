@@ -4,9 +4,10 @@
 
 use ::worker::{Env, Request, console_log};
 
-use super::{AdminRoute, authorized_admin_route, connectors_edge as connectors};
-use crate::config::{ADMIN_TOKEN_SECRET, Settings};
+use super::{AdminRoute, AdminTokens, authorized_admin_route, connectors_edge as connectors};
+use crate::config::{ADMIN_TOKEN_SECRET, METRICS_TOKEN_SECRET, Settings};
 use crate::entry::clock;
+use crate::metrics::edge as metrics;
 use crate::quarantine::edge as quarantine;
 use crate::stats::object as stats;
 use crate::web::{self, Answer, Problem, Query};
@@ -28,13 +29,18 @@ pub async fn handle(
 }
 
 async fn route(req: &mut Request, env: &Env, settings: &Settings) -> Result<Answer, Problem> {
-    let token = env.var(ADMIN_TOKEN_SECRET).ok().map(|v| v.to_string());
+    let secret = |name| env.var(name).ok().map(|v| v.to_string());
+    let (token, metrics_token) = (secret(ADMIN_TOKEN_SECRET), secret(METRICS_TOKEN_SECRET));
     if token.as_deref().is_none_or(|t| t.trim().is_empty()) {
         console_log!(r#"{{"level":"warn","event":"admin_token_unset"}}"#);
     }
     let auth = req.headers().get("Authorization").ok().flatten();
     let (method, path) = (req.method(), req.path());
-    let route = authorized_admin_route(method.as_ref(), &path, auth.as_deref(), token.as_deref())?;
+    let tokens = AdminTokens {
+        admin: token.as_deref(),
+        metrics: metrics_token.as_deref(),
+    };
+    let route = authorized_admin_route(method.as_ref(), &path, auth.as_deref(), tokens)?;
     let query = Query::parse(
         req.url()
             .map_err(|_| Problem::Internal)?
@@ -55,6 +61,7 @@ async fn route(req: &mut Request, env: &Env, settings: &Settings) -> Result<Answ
             connectors::set_paused(env, connector, paused).await
         }
         AdminRoute::ConnectorStats { connector, view } => stats::answer(env, connector, view).await,
+        AdminRoute::Metrics => metrics::answer(env, &query, now_ms).await,
         AdminRoute::QuarantineList => quarantine::list(env, &query).await,
         AdminRoute::QuarantineObject => quarantine::object(env, &query).await,
         AdminRoute::QuarantineReplay => {

@@ -18,4 +18,6 @@ pub use connectors::{
     created_json, health, list_json, list_row, new_bearer_token, parse_create, parse_update,
     rotated_json, stored_json,
 };
-pub use routes::{AdminRoute, admin_authorized, admin_route_examples, authorized_admin_route};
+pub use routes::{
+    AdminRoute, AdminTokens, admin_authorized, admin_route_examples, authorized_admin_route,
+};

@@ -54,6 +54,9 @@ pub enum AdminRoute<'a> {
         /// Which of them.
         view: ObjectView,
     },
+    /// `GET /admin/metrics[?connector=ID]`: the counters in the Prometheus text format. The
+    /// one route the read-only `METRICS_TOKEN` also opens.
+    Metrics,
     /// `GET /admin/quarantine?connector=ID[&reason=CODE]`.
     QuarantineList,
     /// `GET /admin/quarantine/object?key=K`.
@@ -153,6 +156,19 @@ const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        pattern: &["connectors", "{id}", "alerts"],
+        build: |id| AdminRoute::ConnectorStats {
+            connector: id.unwrap_or_default(),
+            view: ObjectView::Alerts,
+        },
+    },
+    RouteSpec {
+        method: "GET",
+        pattern: &["metrics"],
+        build: |_| AdminRoute::Metrics,
+    },
+    RouteSpec {
+        method: "GET",
         pattern: &["quarantine"],
         build: |_| AdminRoute::QuarantineList,
     },
@@ -184,18 +200,34 @@ pub fn admin_route_examples(id: &str) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The secrets an admin request may present.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdminTokens<'a> {
+    /// `ADMIN_TOKEN`: every admin route.
+    pub admin: Option<&'a str>,
+    /// `METRICS_TOKEN`: `GET /admin/metrics` only, for a scraper that must not hold the admin
+    /// token.
+    pub metrics: Option<&'a str>,
+}
+
 /// The one entry to the admin routes: the token first (401 before anything about the path is
-/// revealed), then the route table.
+/// revealed), then the route table. The metrics token opens the metrics route and nothing else:
+/// on any other path it is refused like a wrong token.
 pub fn authorized_admin_route<'a>(
     method: &str,
     path: &'a str,
     authorization: Option<&str>,
-    admin_token: Option<&str>,
+    tokens: AdminTokens<'_>,
 ) -> Result<AdminRoute<'a>, Problem> {
-    if !admin_authorized(authorization, admin_token) {
-        return Err(Problem::Unauthorized);
+    if admin_authorized(authorization, tokens.admin) {
+        return admin_route(method, path);
     }
-    admin_route(method, path)
+    if admin_authorized(authorization, tokens.metrics)
+        && admin_route(method, path) == Ok(AdminRoute::Metrics)
+    {
+        return Ok(AdminRoute::Metrics);
+    }
+    Err(Problem::Unauthorized)
 }
 
 /// The `Allow` value for the methods a path accepts, in table order.
@@ -388,16 +420,20 @@ mod tests {
     fn every_admin_route_requires_the_admin_token() {
         let examples = admin_route_examples("acme");
         assert_eq!(examples.len(), ROUTES.len());
-        assert!(examples.len() >= 14, "{examples:?}");
-        let token = Some("s3cret-admin");
+        assert!(examples.len() >= 16, "{examples:?}");
+        let tokens = |admin| AdminTokens {
+            admin,
+            metrics: Some("m3trics-read"),
+        };
+        let token = tokens(Some("s3cret-admin"));
         for (method, path) in &examples {
             for (auth, configured) in [
                 (None, token),
                 (Some("Bearer wrong"), token),
                 (Some("Bearer "), token),
                 (Some("s3cret-admin"), token),
-                (Some("Bearer s3cret-admin"), None),
-                (Some("Bearer "), Some("")),
+                (Some("Bearer s3cret-admin"), tokens(None)),
+                (Some("Bearer "), tokens(Some(""))),
             ] {
                 assert_eq!(
                     authorized_admin_route(method, path, auth, configured),
@@ -409,10 +445,39 @@ mod tests {
                 authorized_admin_route(method, path, Some("Bearer s3cret-admin"), token).is_ok(),
                 "{method} {path}"
             );
+            // The metrics token opens the metrics route and nothing else.
+            let with_metrics =
+                authorized_admin_route(method, path, Some("Bearer m3trics-read"), token);
+            let metrics = (*method, path.as_str()) == ("GET", "/admin/metrics");
+            assert_eq!(
+                with_metrics,
+                if metrics {
+                    Ok(AdminRoute::Metrics)
+                } else {
+                    Err(Problem::Unauthorized)
+                },
+                "{method} {path} with the metrics token"
+            );
         }
         // Unknown admin paths are 401 too, so the table's shape is not revealed.
         assert_eq!(
             authorized_admin_route("GET", "/admin/nothing", None, token),
+            Err(Problem::Unauthorized)
+        );
+        for (method, path) in [("POST", "/admin/metrics"), ("GET", "/admin/metrics/x")] {
+            assert_eq!(
+                authorized_admin_route(method, path, Some("Bearer m3trics-read"), token),
+                Err(Problem::Unauthorized),
+                "{method} {path}: the metrics token learns nothing more"
+            );
+        }
+        // With no metrics token set, none opens the metrics route.
+        let unset = AdminTokens {
+            admin: Some("s3cret-admin"),
+            metrics: None,
+        };
+        assert_eq!(
+            authorized_admin_route("GET", "/admin/metrics", Some("Bearer "), unset),
             Err(Problem::Unauthorized)
         );
     }

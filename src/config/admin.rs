@@ -24,6 +24,13 @@ pub fn redacted_view(config: &ConnectorConfig) -> Value {
                 }
             }
         }
+        if let (Some(alerts), Some(rules)) = (
+            obj.get_mut("alerts").and_then(Value::as_object_mut),
+            &config.alerts,
+        ) {
+            let shown = redact(rules.webhook_url.expose());
+            alerts.insert("webhook_url".into(), Value::String(shown));
+        }
     }
     doc
 }
@@ -88,6 +95,22 @@ pub fn apply_update(
                         "a new destination needs its write key",
                     )]);
                 }
+            }
+        }
+    }
+    if let Some(alerts) = obj.get_mut("alerts").and_then(Value::as_object_mut)
+        && alerts.get("webhook_url").is_none_or(is_placeholder)
+    {
+        match existing.and_then(|old| old.alerts.as_ref()) {
+            Some(old) => {
+                let url = old.webhook_url.expose().to_owned();
+                alerts.insert("webhook_url".into(), Value::String(url));
+            }
+            None => {
+                return Err(vec![ConfigError::at(
+                    "alerts.webhook_url",
+                    "alerts need a webhook URL",
+                )]);
             }
         }
     }
@@ -174,6 +197,38 @@ mod tests {
             old.destinations["main"].write_key
         );
         assert_eq!(updated.token_sha256, old.token_sha256);
+    }
+
+    #[test]
+    fn the_webhook_url_is_write_only_like_a_write_key() {
+        let mut old = existing();
+        let alerts = json!({"webhook_url": "https://hooks.example.com/T0/B0/hooksecret5678", "held_hours": 4});
+        let mut view = redacted_view(&old);
+        view["alerts"] = json!({"held_hours": 4});
+        let errs = apply_update(Some(&old), view).unwrap_err();
+        assert_eq!(
+            errs[0].field, "alerts.webhook_url",
+            "a first webhook needs its URL"
+        );
+        let mut view = redacted_view(&old);
+        view["alerts"] = alerts;
+        old = apply_update(Some(&old), view).unwrap();
+        let view = redacted_view(&old);
+        assert!(!view.to_string().contains("hooksecret"), "{view}");
+        assert_eq!(view["alerts"]["webhook_url"], "****5678");
+        let mut again = view.clone();
+        again["alerts"]["held_hours"] = json!(6);
+        let updated = apply_update(Some(&old), again).unwrap();
+        let rules = updated.alerts.unwrap();
+        assert_eq!(
+            rules.webhook_url.expose(),
+            "https://hooks.example.com/T0/B0/hooksecret5678"
+        );
+        assert_eq!(rules.held_hours, Some(6));
+        let mut insecure = view;
+        insecure["alerts"]["webhook_url"] = json!("http://hooks.example.com/x");
+        let errs = apply_update(Some(&old), insecure).unwrap_err();
+        assert_eq!(errs[0].field, "alerts.webhook_url");
     }
 
     #[test]

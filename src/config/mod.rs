@@ -24,16 +24,17 @@ pub use keys::{
     connector_key, is_valid_connector_id, new_generation,
 };
 pub use secrets::{
-    BearerToken, MAX_TOKEN_LEN, SHOWN_SUFFIX, TokenHash, WriteKey, bearer_credentials, redact,
+    BearerToken, MAX_TOKEN_LEN, MAX_WEBHOOK_URL_LEN, SHOWN_SUFFIX, TokenHash, WebhookUrl, WriteKey,
+    bearer_credentials, redact,
 };
 pub use settings::{
     ADMIN_TOKEN_SECRET, CLOCK_OFFSET_KEY, CONFIG_BINDING, CONFIG_CACHE_SECONDS_VAR,
     CONSOLE_ORIGIN_VAR, DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_QUEUE, DEFAULT_CONFIG_CACHE_SECONDS,
     DEFAULT_PLATFORM_RETRY_SECONDS, DEFAULT_SEGMENT_TIMEOUT_MS, DELIVERY_BINDING,
-    DELIVERY_MAX_RETRIES, DELIVERY_QUEUE, MAX_QUEUE_DELAY, PLATFORM_RETRY_SECONDS_VAR,
-    PLATFORM_RETRY_SURVIVAL, QUARANTINE_BINDING, SEGMENT_EU_URL_VAR, SEGMENT_TIMEOUT_MS_VAR,
-    SEGMENT_US_URL_VAR, SETTING_VARS, STATS_BINDING, SettingWarning, Settings, TEST_HOOKS_VAR,
-    offset_now,
+    DELIVERY_MAX_RETRIES, DELIVERY_QUEUE, MAX_QUEUE_DELAY, METRICS_TOKEN_SECRET,
+    PLATFORM_RETRY_SECONDS_VAR, PLATFORM_RETRY_SURVIVAL, QUARANTINE_BINDING, SEGMENT_EU_URL_VAR,
+    SEGMENT_TIMEOUT_MS_VAR, SEGMENT_US_URL_VAR, SETTING_VARS, STATS_BINDING, SettingWarning,
+    Settings, TEST_HOOKS_VAR, offset_now,
 };
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::alerts::AlertRules;
 use crate::mapping::NamingProfile;
 
 /// Default retention of undeliverable events before they move to quarantine: 7 days, longer
@@ -284,6 +286,9 @@ pub struct ConnectorConfig {
     /// never sent with the new one's config. Absent on documents written by hand without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<String>,
+    /// Alert rules and the webhook they are posted to ([`crate::alerts`]). Absent: no alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertRules>,
 }
 
 /// One problem with a configuration, at a field path such as `destinations.main.write_key`.
@@ -421,6 +426,9 @@ impl ConnectorConfig {
                 "retention_hours",
                 format!("must be between 1 and {MAX_RETENTION_HOURS}"),
             ));
+        }
+        if let Some(alerts) = &self.alerts {
+            errs.extend(alerts.problems());
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }

@@ -74,6 +74,65 @@ impl fmt::Display for WriteKey {
     }
 }
 
+/// Longest alert webhook URL accepted, in bytes.
+pub const MAX_WEBHOOK_URL_LEN: usize = 2_048;
+
+/// The URL alerts are posted to (a Slack incoming webhook or any receiver of `{"text": ...}`).
+/// Such URLs carry their credential in the path, so it is a secret like a write key: shown as
+/// its last four characters, compared in constant time, write-only in the admin API.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    /// Wraps a URL (see [`WebhookUrl::problem`] for what is accepted).
+    pub fn new(url: impl Into<String>) -> Self {
+        WebhookUrl(url.into())
+    }
+
+    /// The URL itself: only for the request that posts an alert.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What is wrong with the URL, if anything: it must be `https`, or `http` to this machine
+    /// (`localhost`, `127.0.0.1`, `[::1]`: local runs and tests), without user or password.
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.0.len() > MAX_WEBHOOK_URL_LEN {
+            return Some("longer than 2048 bytes");
+        }
+        if !self.0.is_ascii() {
+            return Some("must be ASCII (an internationalised host in its punycode form, xn--...)");
+        }
+        let Ok(url) = url::Url::parse(&self.0) else {
+            return Some("must be an absolute URL");
+        };
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        match url.scheme() {
+            "https" if url.host_str().is_some() => {}
+            "http" if local => {}
+            _ => return Some("must be an https URL (http only to localhost)"),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Some("must not hold a user name or password");
+        }
+        None
+    }
+}
+
+impl PartialEq for WebhookUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+impl Eq for WebhookUrl {}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WebhookUrl({})", redact(&self.0))
+    }
+}
+
 /// The credentials of an `Authorization: Bearer <credentials>` header value: the scheme in any
 /// case (RFC 9110 §11.1), surrounding spaces ignored; `None` for another scheme or nothing after
 /// it. The one parser of ingest's tokens and the admin API's.
@@ -189,6 +248,36 @@ mod tests {
         assert_eq!(format!("{key:?}"), "WriteKey(****abcd)");
         assert!(!format!("{key:?}").contains("live"));
         assert_eq!(redact("short"), "****");
+    }
+
+    #[test]
+    fn webhook_urls() {
+        let url = WebhookUrl::new("https://hooks.example.com/services/T0/B0/secretpart1234");
+        assert_eq!(url.problem(), None);
+        assert_eq!(format!("{url:?}"), "WebhookUrl(****1234)");
+        assert_eq!(
+            WebhookUrl::new("http://127.0.0.1:8787/hook").problem(),
+            None
+        );
+        assert_eq!(WebhookUrl::new("http://localhost/hook").problem(), None);
+        let punycode = WebhookUrl::new("https://xn--bcher-kva.example/hook");
+        assert_eq!(
+            punycode.problem(),
+            None,
+            "an internationalised host in punycode"
+        );
+        for bad in [
+            "http://hooks.example.com/x",
+            "ftp://example.com/x",
+            "hooks.example.com/x",
+            "https://user:pw@example.com/x",
+            "https://bücher.example/hook",
+            "",
+        ] {
+            assert!(WebhookUrl::new(bad).problem().is_some(), "{bad:?}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_WEBHOOK_URL_LEN));
+        assert!(WebhookUrl::new(long).problem().is_some());
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub const DELIVERY_QUEUE: &str = "currents-relay-delivery";
 pub const DEAD_LETTER_QUEUE: &str = "currents-relay-dlq";
 /// Secret holding the admin API token (`wrangler secret put ADMIN_TOKEN`).
 pub const ADMIN_TOKEN_SECRET: &str = "ADMIN_TOKEN";
+/// Secret holding the read-only metrics token (`wrangler secret put METRICS_TOKEN`): it opens
+/// `GET /admin/metrics` and nothing else. Optional.
+pub const METRICS_TOKEN_SECRET: &str = "METRICS_TOKEN";
 
 /// Variable overriding the US Segment endpoint (local runs and tests only; empty = production).
 pub const SEGMENT_US_URL_VAR: &str = "SEGMENT_US_URL";

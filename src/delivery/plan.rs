@@ -17,7 +17,7 @@ use crate::config::is_valid_connector_id;
 use crate::config::{ConnectorConfig, DEFAULT_RETENTION_HOURS, MAX_QUEUE_DELAY, WriteKey};
 use crate::quarantine::{DeliveryReason, QuarantineDoc, UNKNOWN_CONNECTOR};
 use crate::segment::{Attempt, AttemptResult, Decision, RetryPolicy};
-use crate::stats::{Counted, Tick};
+use crate::stats::{Counted, SegmentRequest, Tick};
 use crate::timefmt::iso_millis;
 
 /// Longest wait between two looks at a held message: a restored write key or a resumed
@@ -144,7 +144,7 @@ pub fn dead_letter(body: &str, facts: &Facts) -> Action {
         Ok(msg) => {
             let detail = "the delivery queue gave up on this message (dead-letter queue)";
             let doc = doc(&msg, DeliveryReason::DeadLetter, None, detail);
-            quarantine(doc, retry_now())
+            quarantine(doc, Some(msg.received_ms), retry_now())
         }
         Err(_) => unreadable(body, DeliveryReason::DeadLetter, facts),
     }
@@ -276,9 +276,41 @@ pub fn after_send(msg: DeliveryMessage, attempt: &Attempt, facts: &Facts) -> Act
             )
         }
     };
+    let next = next.with_request(SegmentRequest(attempt.status()));
     match line {
         Some(line) => Action::Log(line, Box::new(next)),
         None => next,
+    }
+}
+
+impl Action {
+    /// This action with `request` counted once, by whichever of its outcomes happens.
+    fn with_request(self, request: SegmentRequest) -> Action {
+        let mark = |mut done: Tick| {
+            done.request = Some(request);
+            done
+        };
+        match self {
+            Action::Ack(done) => Action::Ack(mark(done)),
+            Action::Enqueue {
+                messages,
+                delay,
+                done,
+                refused,
+            } => Action::Enqueue {
+                messages,
+                delay,
+                done: mark(done),
+                refused: Box::new(refused.with_request(request)),
+            },
+            Action::Quarantine { doc, done, refused } => Action::Quarantine {
+                doc,
+                done: mark(done),
+                refused: Box::new(refused.with_request(request)),
+            },
+            Action::Log(line, next) => Action::Log(line, Box::new(next.with_request(request))),
+            other => other,
+        }
     }
 }
 
@@ -310,6 +342,8 @@ fn tick(msg: &DeliveryMessage, counted: Counted) -> Tick {
     Tick {
         connector: msg.connector.clone(),
         generation: msg.generation.clone(),
+        received_ms: Some(msg.received_ms),
+        request: None,
         counted,
     }
 }
@@ -348,11 +382,14 @@ fn doc(
     QuarantineDoc::from_message(msg, &iso_millis(msg.received_ms), reason, status, detail)
 }
 
-fn quarantine(doc: QuarantineDoc, refused: Action) -> Action {
+/// Stores `doc` (events received at `received_ms`, when known), else does `refused`.
+fn quarantine(doc: QuarantineDoc, received_ms: Option<u64>, refused: Action) -> Action {
     let status = doc.segment.as_ref().and_then(|s| s.status);
     let done = Tick {
         connector: doc.connector.clone(),
         generation: doc.generation.clone(),
+        received_ms,
+        request: None,
         counted: Counted::Quarantined(doc.reasons.clone(), status),
     };
     Action::Quarantine {
@@ -373,7 +410,12 @@ fn quarantine_or_hold(
     facts: &Facts,
 ) -> Action {
     let doc = doc(&msg, reason, status, detail);
-    quarantine(doc, hold(msg, HoldReason::QuarantineUnavailable, facts))
+    let received_ms = Some(msg.received_ms);
+    quarantine(
+        doc,
+        received_ms,
+        hold(msg, HoldReason::QuarantineUnavailable, facts),
+    )
 }
 
 /// A body that is not a delivery message, kept whole under its connector when it names a valid
@@ -385,7 +427,7 @@ fn unreadable(body: &str, reason: DeliveryReason, facts: &Facts) -> Action {
         .filter(|c| is_valid_connector_id(c))
         .unwrap_or_else(|| UNKNOWN_CONNECTOR.to_owned());
     let doc = QuarantineDoc::from_unreadable(&connector, &iso_millis(facts.now_ms), reason, body);
-    quarantine(doc, retry_now())
+    quarantine(doc, None, retry_now())
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
-//! The Worker's entry points (wasm32): `fetch` and `queue` read the settings once, dispatch to
-//! the concern that handles the request or batch, and write one log line. The platform clock
+//! The Worker's entry points (wasm32): `fetch`, `queue` and `scheduled` read the settings once,
+//! dispatch to the concern that handles the request, batch or Cron Trigger, and write one log
+//! line. The platform clock
 //! and randomness live in `clock`. Nothing is decided here.
 
 pub(crate) mod clock;
 
-use ::worker::{Context, Env, MessageBatch, Request, Response, console_log, event};
+use ::worker::{
+    Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent, console_log,
+    event,
+};
 
 use crate::config::Settings;
 use crate::web::{self, RequestLog, Route};
-use crate::{admin, delivery, ingest};
+use crate::{admin, alerts, delivery, ingest};
 
 /// The settings from the environment, each unreadable value logged once per invocation.
 fn settings(env: &Env) -> Settings {
@@ -66,4 +70,11 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> ::worker
     let settings = settings(&env);
     delivery::edge::handle(batch, env, settings).await;
     Ok(())
+}
+
+/// The scheduled handler (the Cron Trigger in wrangler.toml): evaluates the alert rules.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let settings = settings(&env);
+    alerts::edge::run(&env, &settings).await;
 }

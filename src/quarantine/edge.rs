@@ -96,7 +96,7 @@ pub async fn replay_objects(
     let mut tally = Tally::default();
     for key in keys {
         let (object, requeued) = replay_one(env, settings, &key, now_ms, &mut summary).await?;
-        tally.replayed(&object, requeued);
+        tally.replayed(&object, requeued, now_ms);
     }
     for (object, delta) in &tally.by_object {
         stats_object::add(env, object, delta).await;

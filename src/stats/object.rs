@@ -1,10 +1,10 @@
 //! `ConnectorStats`: one Durable Object per connector generation (named by
 //! [`super::object_name`]) holding the [`Stats`] totals as a JSON string under storage key
-//! `stats`, and the connector's drift report ([`Report`]) under `drift`. What each request does
-//! is pure ([`object_request`]: `POST /add`, `POST /ingest`, `GET /`, `GET /drift`,
-//! `DELETE /drift`); this shell loads both values, calls it and performs the writes it returns.
+//! `stats`, the connector's drift report ([`Report`]) under `drift` and its alert state
+//! ([`AlertState`]) under `alerts`. What each request does is pure ([`object_request`]); this
+//! shell loads the three values, calls it and performs the writes it returns.
 //!
-//! Both values are kept in memory once loaded and every request works on them synchronously
+//! The values are kept in memory once loaded and every request works on them synchronously
 //! (after its body is read and before the storage writes), so concurrent deltas never overwrite
 //! each other; each write stores the latest snapshot.
 
@@ -16,6 +16,7 @@ use ::worker::{
 };
 
 use super::{ObjectView, STATS_STORAGE_KEY, Stats, object_request};
+use crate::alerts::{ALERTS_STORAGE_KEY, AlertState};
 use crate::config::{STATS_BINDING, store as config_store};
 use crate::drift::{DRIFT_STORAGE_KEY, Report};
 use crate::web::{self, Answer, Problem};
@@ -26,6 +27,7 @@ pub struct ConnectorStats {
     state: State,
     total: RefCell<Option<Stats>>,
     drift: RefCell<Option<Report>>,
+    alerts: RefCell<Option<AlertState>>,
 }
 
 impl DurableObject for ConnectorStats {
@@ -34,6 +36,7 @@ impl DurableObject for ConnectorStats {
             state,
             total: RefCell::new(None),
             drift: RefCell::new(None),
+            alerts: RefCell::new(None),
         }
     }
 
@@ -47,11 +50,13 @@ impl DurableObject for ConnectorStats {
         // Synchronous from here to the writes: no other request interleaves.
         let effects = {
             let (mut total, mut drift) = (self.total.borrow_mut(), self.drift.borrow_mut());
+            let mut alerts = self.alerts.borrow_mut();
             let request = (method.as_ref(), req.path(), body);
             object_request(
                 (request.0, &request.1, &request.2),
                 total.get_or_insert_with(Stats::default),
                 drift.get_or_insert_with(Report::default),
+                alerts.get_or_insert_with(AlertState::default),
             )
         };
         let storage = self.state.storage();
@@ -63,6 +68,9 @@ impl DurableObject for ConnectorStats {
         }
         if effects.delete_drift {
             storage.delete(DRIFT_STORAGE_KEY).await?;
+        }
+        if let Some(json) = effects.put_alerts {
+            storage.put(ALERTS_STORAGE_KEY, json).await?;
         }
         Ok(Response::ok(effects.body)?.with_status(effects.status))
     }
@@ -81,6 +89,10 @@ impl ConnectorStats {
         if self.drift.borrow().is_none() {
             let loaded = Report::from_json(&self.stored(DRIFT_STORAGE_KEY).await);
             self.drift.borrow_mut().get_or_insert(loaded);
+        }
+        if self.alerts.borrow().is_none() {
+            let loaded = AlertState::from_json(&self.stored(ALERTS_STORAGE_KEY).await);
+            self.alerts.borrow_mut().get_or_insert(loaded);
         }
     }
 
@@ -140,6 +152,17 @@ pub async fn add_ingest(env: &Env, object: &str, body: String) {
 pub async fn get(env: &Env, object: &str) -> Result<Stats> {
     let mut res = call(env, object, ObjectView::Counters.request(), None).await?;
     Ok(serde_json::from_str(&res.text().await?).unwrap_or_default())
+}
+
+/// One request to stats object `object`: its status and body.
+pub async fn exchange(
+    env: &Env,
+    object: &str,
+    request: (&str, &str),
+    body: Option<String>,
+) -> Result<(u16, String)> {
+    let mut res = call(env, object, request, body).await?;
+    Ok((res.status_code(), res.text().await?))
 }
 
 /// `GET /admin/connectors/{id}/stats`, `GET` and `DELETE /admin/connectors/{id}/drift`: what the

@@ -58,8 +58,27 @@ pub struct Tick {
     pub connector: String,
     /// Its generation (stats are kept per generation: [`super::object_name`]).
     pub generation: Option<String>,
+    /// When the Worker accepted the events (their message's `received_ms`), when known: dates
+    /// their pending-ledger entry and their delivery lag.
+    pub received_ms: Option<u64>,
+    /// The Segment request the step made, if it made one.
+    pub request: Option<SegmentRequest>,
     /// What happened.
     pub counted: Counted,
+}
+
+/// A Segment request: its answer's HTTP status, or none (a timeout, a network failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentRequest(pub Option<u16>);
+
+impl SegmentRequest {
+    /// The answer's class: `2xx`, `4xx`, `5xx`..., or `error` when no answer came.
+    pub fn class(self) -> String {
+        match self.0 {
+            Some(status) => format!("{}xx", status / 100),
+            None => "error".to_owned(),
+        }
+    }
 }
 
 /// The kinds of delivery step that are counted.
@@ -93,6 +112,7 @@ pub fn ingest_delta(outcome: &Outcome, quarantined_extra: &[(&str, u64)], now_ms
     for (code, n) in quarantined_extra {
         *d.quarantined.entry((*code).to_owned()).or_insert(0) += n;
     }
+    d.add_pending(now_ms, outcome.accepted() as i64);
     let (filtered, quarantined) = (d.filtered_total(), d.quarantined_total());
     let b = d.bucket(now_ms);
     b.received = outcome.received as u64;
@@ -173,6 +193,26 @@ impl Tally {
     pub fn count(&mut self, tick: &Tick, now_ms: u64) {
         let name = super::object_name(&tick.connector, tick.generation.as_deref());
         let c = name.as_str();
+        if let Some(request) = tick.request {
+            *self
+                .of(c)
+                .segment_requests
+                .entry(request.class())
+                .or_insert(0) += 1;
+        }
+        let finished = match &tick.counted {
+            Counted::Delivered(n) => *n,
+            Counted::Quarantined(reasons, _) => reasons.values().sum(),
+            _ => 0,
+        };
+        if let Some(received_ms) = tick.received_ms {
+            let d = self.of(c);
+            d.add_pending(received_ms, -(finished as i64));
+            if let Counted::Delivered(n) = tick.counted {
+                d.delivery_lag
+                    .observe(now_ms.saturating_sub(received_ms), n as u64);
+            }
+        }
         match &tick.counted {
             Counted::Delivered(n) => self.delivered(c, *n, now_ms),
             Counted::Retried(n, status) => self.retried(c, *n, *status, now_ms),
@@ -186,9 +226,12 @@ impl Tally {
         }
     }
 
-    /// `n` events were re-enqueued from quarantine (`object`: the stats object's name).
-    pub fn replayed(&mut self, object: &str, n: usize) {
-        self.of(object).replayed += n as u64;
+    /// `n` events were re-enqueued from quarantine at `now_ms` (`object`: the stats object's
+    /// name): pending again.
+    pub fn replayed(&mut self, object: &str, n: usize, now_ms: u64) {
+        let d = self.of(object);
+        d.replayed += n as u64;
+        d.add_pending(now_ms, n as i64);
     }
 }
 
@@ -196,26 +239,31 @@ impl Tally {
 mod tests {
     use super::*;
     use crate::config::ConnectorConfig;
-    use crate::pipeline::{ProcessContext, process};
+    use crate::pipeline::{Outcome, ProcessContext, process};
 
-    #[test]
-    fn ingest_counts_every_event_once() {
+    /// `body` processed for a connector with one US destination.
+    fn processed(body: &[u8]) -> Outcome {
         let config = ConnectorConfig::from_json(&format!(
             r#"{{"token_sha256":"{}","destinations":{{"main":{{"write_key":"wk_1234","region":"us"}}}}}}"#,
             "0".repeat(64)
         ))
         .unwrap();
-        let body = br#"{"events":[
-            {"id":"a","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
-            {"id":"b","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b"}},
-            {"event_type":"users.messages.email.Send","time":1}
-        ]}"#;
         let ctx = ProcessContext {
             connector_id: "acme",
             nearest_region: None,
             received_ms: 0,
         };
-        let out = process(body, &config, &ctx).unwrap();
+        process(body, &config, &ctx).unwrap()
+    }
+
+    #[test]
+    fn ingest_counts_every_event_once() {
+        let body = br#"{"events":[
+            {"id":"a","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
+            {"id":"b","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b"}},
+            {"event_type":"users.messages.email.Send","time":1}
+        ]}"#;
+        let out = processed(body);
         let d = ingest_delta(&out, &[], 7_200_123);
         assert_eq!((d.received, d.accepted), (3, 1));
         assert_eq!(d.filtered["anonymous_user"], 1);
@@ -228,6 +276,8 @@ mod tests {
         let tick = |c: &str, counted| Tick {
             connector: c.to_owned(),
             generation: None,
+            received_ms: None,
+            request: None,
             counted,
         };
         let mut t = Tally::default();
@@ -236,7 +286,7 @@ mod tests {
         t.count(&tick("b", Counted::Held(HoldReason::Paused, 4)), 12);
         let reasons = BTreeMap::from([("segment_rejected".to_owned(), 1)]);
         t.count(&tick("a", Counted::Quarantined(reasons, Some(400))), 13);
-        t.replayed("a", 5);
+        t.replayed("a", 5, 0);
         t.count(&tick("c", Counted::Split(6, 413)), 14);
         let a = &t.by_object["a"];
         assert_eq!((a.delivered, a.retried, a.replayed), (3, 2, 5));
@@ -252,6 +302,8 @@ mod tests {
         let g2 = Tick {
             connector: "a".into(),
             generation: Some("g2".into()),
+            received_ms: None,
+            request: None,
             counted: Counted::Delivered(1),
         };
         t.count(&g2, 15);
@@ -260,5 +312,76 @@ mod tests {
             "a new generation counts apart"
         );
         assert_eq!(t.by_object["a"].delivered, 3);
+    }
+
+    #[test]
+    fn pending_ledger_requests_and_lag() {
+        let body = br#"{"events":[
+            {"id":"a","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
+            {"id":"b","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}},
+            {"id":"c","event_type":"users.messages.email.Send","time":1,"user":{"user_id":"b","external_user_id":"u"}}
+        ]}"#;
+        let out = processed(body);
+        let received_ms = 7_200_123;
+        let mut total = ingest_delta(&out, &[], received_ms);
+        assert_eq!(total.pending_events(), 3);
+        assert_eq!(total.oldest_pending_ms(), Some(7_200_000));
+
+        let tick = |counted, status| Tick {
+            connector: "acme".into(),
+            generation: None,
+            received_ms: Some(received_ms),
+            request: Some(SegmentRequest(status)),
+            counted,
+        };
+        let mut t = Tally::default();
+        t.count(&tick(Counted::Retried(3, None), None), received_ms + 500);
+        t.count(
+            &tick(Counted::Retried(3, Some(503)), Some(503)),
+            received_ms + 900,
+        );
+        t.count(&tick(Counted::Delivered(2), Some(200)), received_ms + 4_000);
+        let reasons = BTreeMap::from([("segment_rejected".to_owned(), 1)]);
+        t.count(
+            &tick(Counted::Quarantined(reasons, Some(400)), Some(400)),
+            received_ms + 5_000,
+        );
+        total.merge(&t.by_object["acme"]);
+        assert_eq!(total.pending_events(), 0, "2 delivered and 1 quarantined");
+        assert!(total.pending.is_empty() && total.oldest_pending_ms().is_none());
+        let classes: Vec<(&str, u64)> = total
+            .segment_requests
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(classes, [("2xx", 1), ("4xx", 1), ("5xx", 1), ("error", 1)]);
+        assert_eq!(total.delivery_lag.count(), 2);
+        assert_eq!(total.delivery_lag.sum_ms, 8_000);
+        assert_eq!(
+            total.delivery_lag.counts[1], 2,
+            "4 s is in the (1 s, 5 s] bucket"
+        );
+    }
+
+    #[test]
+    fn a_removal_before_its_addition_meets_it_in_the_same_slot() {
+        let mut total = Stats::default();
+        let mut removal = Stats::default();
+        removal.add_pending(61_000, -2);
+        total.merge(&removal);
+        assert_eq!(total.pending_events(), 0, "below zero counts as none");
+        let mut addition = Stats::default();
+        addition.add_pending(61_500, 2);
+        total.merge(&addition);
+        assert!(total.pending.is_empty());
+    }
+
+    #[test]
+    fn replays_are_pending_again() {
+        let mut t = Tally::default();
+        t.replayed("a", 4, 120_000);
+        let a = &t.by_object["a"];
+        assert_eq!((a.replayed, a.pending_events()), (4, 4));
+        assert_eq!(a.oldest_pending_ms(), Some(120_000));
     }
 }

@@ -2,6 +2,7 @@
 // context per test, with every request that does not go to the test server aborted and recorded:
 // the page must work with no network. Missing prerequisites fail with what to run, never skip.
 
+import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { ROOT, WWW } from "../e2e/wrangler.mjs";
@@ -70,6 +71,45 @@ export async function launch(chromium) {
 export async function screenshot(page, name, { prefix = "playground", fullPage = false } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   const file = path.join(SCREENSHOTS, `${prefix}-${name}.png`);
+  const scrolled = await page.evaluate(() => window.scrollY);
   await page.screenshot({ path: file, fullPage });
+  // A full-page shot lays the page out at its full height and back; on a long page Chromium can
+  // then jump the scroll position at the next mouse press (seen on the connector form), so the
+  // press and the release land on different elements. Re-applying the position settles it.
+  if (fullPage) await page.evaluate((y) => window.scrollTo(0, y), scrolled);
   return file;
+}
+
+/**
+ * Closes a test's tab after checking it logged no console error (but those matching
+ * `expectedErrors`, e.g. the failed loads of answers a test provokes) and sent nothing off-site.
+ */
+export async function closeCleanly(tab, { expectedErrors = null } = {}) {
+  try {
+    const errors = expectedErrors ? tab.errors.filter((e) => !expectedErrors.test(e)) : tab.errors;
+    assert.deepEqual(errors, [], "console errors");
+    assert.deepEqual(tab.offsite, [], "requests that left the test server");
+  } finally {
+    await tab.close();
+  }
+}
+
+/** Opens the Console of the site at `base` and signs in with `adminToken`. */
+export async function signInToConsole(page, base, adminToken) {
+  await page.goto(new URL("console.html", base).href);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.fill("#admin-token", adminToken);
+  await page.click("#signin-form button[type=submit]");
+  await page.waitForSelector("body[data-view=app]");
+}
+
+/**
+ * Opens connector `id` by its id in the signed-in Console and waits until the panel whose load
+ * counter is `document.body.dataset[loads]` (e.g. "driftLoads", "alertsLoads") has loaded again.
+ */
+export async function openConnectorById(page, id, loads) {
+  const before = Number(await page.evaluate((k) => document.body.dataset[k] ?? 0, loads));
+  await page.fill("#open-id", id);
+  await page.click("#open-form button[type=submit]");
+  await page.waitForFunction(([k, n]) => Number(document.body.dataset[k] ?? 0) > n, [loads, before], { timeout: 30_000 });
 }

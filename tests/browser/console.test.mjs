@@ -22,7 +22,7 @@ import { after, afterEach, before, beforeEach, test } from "node:test";
 import {
   ADMIN_TOKEN, brazeEvent, connectorConfig, loadSamples, newToken, newWriteKey, startHarness, waitFor,
 } from "../e2e/harness.mjs";
-import { ROOT, SCREENSHOTS, WWW, launch, requirePrerequisites, screenshot } from "./browser.mjs";
+import { ROOT, SCREENSHOTS, WWW, closeCleanly, launch, requirePrerequisites, screenshot } from "./browser.mjs";
 import { serveStatic } from "./static-server.mjs";
 
 const WRITE_KEY = newWriteKey("main");
@@ -149,14 +149,7 @@ beforeEach(async () => {
   await page.waitForSelector("body[data-ready=true]");
 });
 
-afterEach(async () => {
-  try {
-    assert.deepEqual(tab.errors.filter((e) => !EXPECTED_ERRORS.test(e)), [], "console errors");
-    assert.deepEqual(tab.offsite, [], "requests that left the test server");
-  } finally {
-    await tab.close();
-  }
-});
+afterEach(() => closeCleanly(tab, { expectedErrors: EXPECTED_ERRORS }));
 
 after(async () => {
   await browser?.close();

@@ -12,7 +12,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import { ADMIN_TOKEN, connectorConfig, newToken, newWriteKey, startHarness, waitFor } from "../e2e/harness.mjs";
-import { ROOT, SCREENSHOTS, WWW, launch, requirePrerequisites, screenshot } from "./browser.mjs";
+import {
+  ROOT, SCREENSHOTS, WWW, closeCleanly, launch, openConnectorById, requirePrerequisites, screenshot, signInToConsole,
+} from "./browser.mjs";
 import { serveStatic } from "./static-server.mjs";
 
 const require = createRequire(import.meta.url);
@@ -56,21 +58,9 @@ async function sendBatch(id, token, events) {
   assert.equal(res.status, 200, await res.text());
 }
 
-async function signedInConsole() {
-  await page.goto(new URL("console.html", server.url).href);
-  await page.waitForSelector("body[data-ready=true]");
-  await page.fill("#admin-token", ADMIN_TOKEN);
-  await page.click("#signin-form button[type=submit]");
-  await page.waitForSelector("body[data-view=app]");
-}
-
+const signedInConsole = () => signInToConsole(page, server.url, ADMIN_TOKEN);
 /** Opens connector `id` by its id and waits for its drift panel to load. */
-async function openConnector(id) {
-  const loads = Number(await page.evaluate(() => document.body.dataset.driftLoads ?? 0));
-  await page.fill("#open-id", id);
-  await page.click("#open-form button[type=submit]");
-  await page.waitForFunction((n) => Number(document.body.dataset.driftLoads ?? 0) > n, loads, { timeout: 30_000 });
-}
+const openConnector = (id) => openConnectorById(page, id, "driftLoads");
 
 before(async () => {
   const chromium = await requirePrerequisites();
@@ -90,14 +80,7 @@ beforeEach(async () => {
   page.setDefaultTimeout(10_000);
 });
 
-afterEach(async () => {
-  try {
-    assert.deepEqual(tab.errors, [], "console errors");
-    assert.deepEqual(tab.offsite, [], "requests that left the test server");
-  } finally {
-    await tab.close();
-  }
-});
+afterEach(() => closeCleanly(tab));
 
 after(async () => {
   await browser?.close();

@@ -1,6 +1,7 @@
 // `npm start`'s credentials: the demo write key never reaches wrangler's log files, the console or
 // a command line; the bearer token and the admin token are printed once, in the banner; the admin
-// token is a fresh one on every start (the previous one is refused).
+// token is a fresh one on every start (the previous one is refused); the metrics and the scheduled
+// handler work under it.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -54,4 +55,12 @@ test("npm start: a new admin token on every start, printed once; the previous on
   assert.equal(old.status, 401, "the previous admin token is refused");
   const now = await request(`${running.relayUrl}/admin/connectors`, { token: second });
   assert.equal(now.status, 200, "the new admin token works");
+
+  // Operations under `npm start`: the metrics answer with the admin token, and the scheduled
+  // handler (alert rules) runs on demand (`wrangler dev --test-scheduled`).
+  const metrics = await fetch(`${running.relayUrl}/admin/metrics`, { headers: { authorization: `Bearer ${second}` } });
+  assert.equal(metrics.status, 200);
+  assert.match(await metrics.text(), new RegExp(`currents_relay_connector_up\\{connector="${running.demo().connector}"\\} 1`));
+  const scheduled = await fetch(`${running.relayUrl}/__scheduled?cron=*/5+*+*+*+*`);
+  assert.equal(scheduled.status, 200, "the scheduled handler ran");
 });

@@ -378,3 +378,46 @@ fn a_message_of_another_generation_is_never_sent_with_the_new_config() {
         HoldReason::ConnectorMissing
     );
 }
+
+#[test]
+fn every_outcome_of_a_send_counts_its_request_once_and_dates_its_events() {
+    let request = |action: &Action| -> Vec<(Option<SegmentRequest>, Option<u64>)> {
+        let mut seen = Vec::new();
+        let mut next = Some(action);
+        while let Some(a) = next {
+            next = match a {
+                Action::Log(_, n) => Some(n),
+                Action::Ack(done) => {
+                    seen.push((done.request, done.received_ms));
+                    None
+                }
+                Action::Enqueue { done, refused, .. }
+                | Action::Quarantine { done, refused, .. } => {
+                    seen.push((done.request, done.received_ms));
+                    Some(refused)
+                }
+                _ => None,
+            };
+        }
+        seen
+    };
+    let received = Some(10 * HOUR);
+    let ok = after_send(msg(2), &status(200), &at(1));
+    assert_eq!(request(&ok), [(Some(SegmentRequest(Some(200))), received)]);
+    let timeout = after_send(msg(2), &Attempt::failed(AttemptResult::Timeout), &at(1));
+    assert_eq!(request(&timeout), [(Some(SegmentRequest(None)), received)]);
+    // A refusal quarantines; when R2 refuses, the hold counts the same request instead.
+    let rejected = after_send(msg(1), &status(401), &at(1));
+    assert_eq!(
+        request(&rejected),
+        [
+            (Some(SegmentRequest(Some(401))), received),
+            (Some(SegmentRequest(Some(401))), received)
+        ]
+    );
+    assert_eq!(SegmentRequest(Some(401)).class(), "4xx");
+    // No request, no count: a hold, or an expiry into quarantine.
+    let c = config(true);
+    let paused = look(msg(1), ConnectorState::Found(&c), &at(1));
+    assert_eq!(request(&paused), [(None, received)]);
+}
