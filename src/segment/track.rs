@@ -122,9 +122,11 @@ pub fn message_id(scope: MessageIdScope, connector_id: &str, event_id: &str) -> 
             .chain_update(connector_id.as_bytes())
             .chain_update(event_id.as_bytes()),
     };
-    let mut out = String::with_capacity(MESSAGE_ID_PREFIX.len() + 64);
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(digest.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
+    let mut out = String::with_capacity(MESSAGE_ID_PREFIX.len() + hex.len());
     out.push_str(MESSAGE_ID_PREFIX);
-    out.push_str(&hex::encode(digest.finalize()));
+    out.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
     out
 }
 
