@@ -108,7 +108,7 @@ impl Track<'_> {
 }
 
 /// Appends `,"key":`.
-fn push_key(out: &mut String, key: &str) {
+pub(crate) fn push_key(out: &mut String, key: &str) {
     out.push_str(",\"");
     out.push_str(key);
     out.push_str("\":");
@@ -117,7 +117,7 @@ fn push_key(out: &mut String, key: &str) {
 /// Appends `s` as a JSON string. A string without quotes, backslashes or control characters is
 /// copied as it is (every name and id from a Currents body without escapes); any other is
 /// escaped by `serde_json`, so the text is always what `serde_json` writes.
-fn push_string(out: &mut String, s: &str) {
+pub(crate) fn push_string(out: &mut String, s: &str) {
     if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         out.push_str(&serde_json::to_string(s).expect("a string serialises"));
     } else {
