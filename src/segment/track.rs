@@ -95,7 +95,7 @@ impl Track<'_> {
         out.push_str(self.integrations.get());
         out.push('}');
         // Not `RawValue::from_string`: parsing the text again to prove it is JSON costs a tenth
-        // of the Worker's time per batch (docs/BENCHMARKS.md, section 7). Debug builds, every
+        // of the Worker's time per batch (docs/BENCHMARKS.md, section 9). Debug builds, every
         // test among them, still parse it (a `debug_assert!` in serde_json).
         // SAFETY: `out` is one JSON object with no surrounding whitespace: fixed keys, strings
         // written by `push_string` (serde_json's escaping, held by a property test), and raw
