@@ -10,6 +10,8 @@
 //   text:   JSON.parse(translateBatchJson(...)), the outcome as JSON text parsed by V8.
 // Both give the same value (checked); rounds alternate the routes so machine noise hits both.
 // Run: bash scripts/build-pkg.sh && node scripts/bench-wasm.mjs
+// With RELAY_PKG=<dir> it loads the Node build in <dir> instead of pkg/node; a build with the
+// `bench` feature (see the last table) also times `BenchIngest`, the Worker's ingest of one batch.
 
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
@@ -18,7 +20,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const relay = createRequire(import.meta.url)(path.join(ROOT, "pkg/node/currents_relay.js"));
+const PKG = process.env.RELAY_PKG ? path.resolve(process.env.RELAY_PKG) : path.join(ROOT, "pkg/node");
+const relay = createRequire(import.meta.url)(path.join(PKG, "currents_relay.js"));
 const golden = path.join(ROOT, "tests/golden");
 const config = JSON.parse(readFileSync(path.join(golden, "connector.json"), "utf8"));
 const samples = readdirSync(golden)
@@ -92,7 +95,9 @@ console.log("| batch | object route (serde-wasm-bindgen) | text route (JSON text
 console.log("|---:|---:|---:|---:|");
 for (const n of [1, 10, 100]) {
   const body = batch(n);
-  assert.deepEqual(routes.object(body), routes.text(body), "both routes give the same outcome");
+  // The drift report's times are the wall clock's at each call: left out of the comparison.
+  const clockless = (o) => JSON.parse(JSON.stringify(o, (k, v) => (k.endsWith("_seen_ms") ? undefined : v)));
+  assert.deepEqual(clockless(routes.object(body)), clockless(routes.text(body)), "both routes give the same outcome");
   for (const route of Object.values(routes)) for (let i = 0; i < 50; i++) route(body);
   const times = { object: [], text: [] };
   const ratios = [];
@@ -105,4 +110,27 @@ for (const n of [1, 10, 100]) {
   console.log(
     `| ${n} | ${median(times.object).toFixed(3)} ms | ${median(times.text).toFixed(3)} ms | ${median(ratios).toFixed(2)} |`,
   );
+}
+
+// The Worker's CPU per batch: `BenchIngest.run` does exactly what ingest does between reading the
+// body and the platform writes (parse, validate, translate, pack, render the queue message bodies),
+// with only the body's bytes crossing the boundary. Only in a build with the `bench` feature:
+//   CARGO_PROFILE_RELEASE_STRIP=false cargo build --lib --release --target wasm32-unknown-unknown \
+//     --no-default-features --features bench
+//   wasm-bindgen --target nodejs --out-dir <dir> --out-name currents_relay \
+//     $CARGO_TARGET_DIR/wasm32-unknown-unknown/release/currents_relay.wasm
+//   echo '{ "type": "commonjs" }' > <dir>/package.json; RELAY_PKG=<dir> node scripts/bench-wasm.mjs
+// Compare with `worker_ingest` of `cargo bench --bench translate` (the same work, native).
+if (relay.BenchIngest) {
+  const ingest = new relay.BenchIngest(JSON.stringify(config));
+  console.log("");
+  console.log("| batch | BenchIngest (Worker ingest, wasm) median | p99 | events/s | queue body bytes |");
+  console.log("|---:|---:|---:|---:|---:|");
+  for (const n of [100, 2500]) {
+    const body = Buffer.from(batch(n));
+    const bytes = ingest.run(body);
+    const t = time(() => ingest.run(body));
+    const eps = Math.round((n / t.median) * 1000);
+    console.log(`| ${n} | ${t.median.toFixed(3)} ms | ${t.p99.toFixed(3)} ms | ${eps.toLocaleString("en")} | ${bytes} |`);
+  }
 }

@@ -280,3 +280,37 @@ pub fn version() -> String {
 fn browser_now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
+
+/// The Worker's ingest work on one batch, for `scripts/bench-wasm.mjs` (feature `bench`, never in
+/// `pkg/`): parse, validate, translate, pack and render the queue message bodies, exactly what
+/// ingest does between reading the body and the platform writes, with nothing crossing the
+/// boundary but the body's bytes.
+#[cfg(feature = "bench")]
+#[wasm_bindgen]
+pub struct BenchIngest {
+    config: ConnectorConfig,
+}
+
+#[cfg(feature = "bench")]
+#[wasm_bindgen]
+impl BenchIngest {
+    /// Parses the connector document once, as the Worker's config cache does.
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str) -> Result<BenchIngest, JsValue> {
+        let config = ConnectorConfig::from_json(config_json)
+            .map_err(|errors| js_error("invalid_config", "invalid connector", &errors))?;
+        Ok(BenchIngest { config })
+    }
+
+    /// Runs ingest on `body`; returns the bytes of the queue bodies it rendered.
+    pub fn run(&self, body: &[u8]) -> Result<usize, JsValue> {
+        let ctx = ProcessContext {
+            connector_id: "bench",
+            nearest_region: None,
+            received_ms: 0,
+        };
+        let outcome = process(body, &self.config, &ctx).map_err(|e| js_error(e.code(), &e, &[]))?;
+        let plan = crate::ingest::plan("bench", None, &outcome, 0);
+        Ok(plan.bodies.iter().map(String::len).sum())
+    }
+}

@@ -9,6 +9,7 @@ mod track;
 
 pub use retry::{Attempt, AttemptResult, Decision, RetryPolicy};
 pub use track::{PropValue, Track, format_timestamp, message_id};
+pub(crate) use track::{push_key, push_string};
 
 use crate::config::Region;
 

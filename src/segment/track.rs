@@ -1,8 +1,7 @@
-//! One Segment `track` call, serialised straight from borrowed parts: property values are
-//! copied as the raw JSON Braze sent, never rebuilt as a value tree.
+//! One Segment `track` call, written straight from borrowed parts into one buffer sized up front:
+//! property values are copied as the raw JSON Braze sent, never rebuilt as a value tree, and the
+//! text is what `serde_json` writes for the same object (compact, keys in this order).
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -19,37 +18,17 @@ pub enum PropValue<'a> {
     Str(&'a str),
 }
 
-impl Serialize for PropValue<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl PropValue<'_> {
+    /// An upper bound of its JSON length, unless a string needs escapes.
+    fn len_hint(&self) -> usize {
         match self {
-            PropValue::Raw(r) => r.serialize(s),
-            PropValue::Str(v) => s.serialize_str(v),
+            PropValue::Raw(r) => r.get().len(),
+            PropValue::Str(s) => s.len() + 2,
         }
     }
 }
 
-/// An ordered JSON object of borrowed pairs.
-#[derive(Debug)]
-pub struct Pairs<'a>(pub &'a [(&'a str, PropValue<'a>)]);
-
-impl Serialize for Pairs<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct Context<'a> {
-    device: Pairs<'a>,
-    traits: Pairs<'a>,
-    library: &'a Library,
-}
-
-/// A Segment `track` call ready to serialise.
+/// A Segment `track` call ready to write.
 #[derive(Debug)]
 pub struct Track<'a> {
     /// Segment event name.
@@ -74,31 +53,95 @@ pub struct Track<'a> {
     pub integrations: &'a RawValue,
 }
 
-impl Serialize for Track<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("type", "track")?;
-        map.serialize_entry("event", self.event)?;
-        if let Some(id) = self.user_id {
-            map.serialize_entry("userId", id)?;
+impl Track<'_> {
+    /// The call as compact JSON:
+    /// `{"type":"track","event":…,"userId":…,"anonymousId":…,"messageId":…,"timestamp":…,
+    /// "properties":{…},"context":{"device":{…},"traits":{…},"library":{…}},"integrations":…}`
+    /// (`userId` and `anonymousId` only when present).
+    pub fn to_json(&self) -> Box<RawValue> {
+        let pairs = [self.properties, self.device, self.traits]
+            .into_iter()
+            .flatten();
+        let values: usize = pairs.map(|(k, v)| k.len() + v.len_hint() + 4).sum();
+        let mut out = String::with_capacity(400 + values + self.integrations.get().len());
+        out.push_str(r#"{"type":"track""#);
+        let strings = [
+            ("event", Some(self.event)),
+            ("userId", self.user_id),
+            ("anonymousId", self.anonymous_id),
+            ("messageId", Some(self.message_id)),
+            ("timestamp", Some(self.timestamp)),
+        ];
+        for (key, value) in strings {
+            if let Some(value) = value {
+                push_key(&mut out, key);
+                push_string(&mut out, value);
+            }
         }
-        if let Some(id) = self.anonymous_id {
-            map.serialize_entry("anonymousId", id)?;
+        push_key(&mut out, "properties");
+        push_object(&mut out, self.properties);
+        out.push_str(r#","context":{"device":"#);
+        push_object(&mut out, self.device);
+        push_key(&mut out, "traits");
+        push_object(&mut out, self.traits);
+        push_key(&mut out, "library");
+        let library = [
+            ("name", PropValue::Str(&self.library.name)),
+            ("version", PropValue::Str(&self.library.version)),
+        ];
+        push_object(&mut out, &library);
+        out.push('}');
+        push_key(&mut out, "integrations");
+        out.push_str(self.integrations.get());
+        out.push('}');
+        // Not `RawValue::from_string`: parsing the text again to prove it is JSON costs a tenth
+        // of the Worker's time per batch (docs/BENCHMARKS.md, section 9). Debug builds, every
+        // test among them, still parse it (a `debug_assert!` in serde_json).
+        // SAFETY: `out` is one JSON object with no surrounding whitespace: fixed keys, strings
+        // written by `push_string` (serde_json's escaping, held by a property test), and raw
+        // values that are `RawValue`s already, each of them one valid JSON value.
+        #[allow(unsafe_code)]
+        unsafe {
+            RawValue::from_string_unchecked(out)
         }
-        map.serialize_entry("messageId", self.message_id)?;
-        map.serialize_entry("timestamp", self.timestamp)?;
-        map.serialize_entry("properties", &Pairs(self.properties))?;
-        map.serialize_entry(
-            "context",
-            &Context {
-                device: Pairs(self.device),
-                traits: Pairs(self.traits),
-                library: self.library,
-            },
-        )?;
-        map.serialize_entry("integrations", self.integrations)?;
-        map.end()
     }
+}
+
+/// Appends `,"key":`.
+pub(crate) fn push_key(out: &mut String, key: &str) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+/// Appends `s` as a JSON string. A string without quotes, backslashes or control characters is
+/// copied as it is (every name and id from a Currents body without escapes); any other is
+/// escaped by `serde_json`, so the text is always what `serde_json` writes.
+pub(crate) fn push_string(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(s).expect("a string serialises"));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+/// Appends an ordered JSON object of borrowed pairs.
+fn push_object(out: &mut String, pairs: &[(&str, PropValue<'_>)]) {
+    out.push('{');
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_string(out, key);
+        out.push(':');
+        match value {
+            PropValue::Raw(r) => out.push_str(r.get()),
+            PropValue::Str(s) => push_string(out, s),
+        }
+    }
+    out.push('}');
 }
 
 /// Prefix of hashed message ids, so they are recognisable in Segment's debugger.
@@ -122,9 +165,11 @@ pub fn message_id(scope: MessageIdScope, connector_id: &str, event_id: &str) -> 
             .chain_update(connector_id.as_bytes())
             .chain_update(event_id.as_bytes()),
     };
-    let mut out = String::with_capacity(MESSAGE_ID_PREFIX.len() + 64);
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(digest.finalize(), &mut hex).expect("64 hex digits for 32 bytes");
+    let mut out = String::with_capacity(MESSAGE_ID_PREFIX.len() + hex.len());
     out.push_str(MESSAGE_ID_PREFIX);
-    out.push_str(&hex::encode(digest.finalize()));
+    out.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
     out
 }
 
@@ -132,18 +177,25 @@ pub fn message_id(scope: MessageIdScope, connector_id: &str, event_id: &str) -> 
 /// event times inside).
 pub fn format_timestamp(unix_seconds: i64) -> Option<String> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix_seconds).ok()?;
-    if !(0..=9999).contains(&t.year()) {
-        return None;
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let fields = [
+        (year, 1000, b'-'),
+        (u32::from(u8::from(t.month())), 10, b'-'),
+        (u32::from(t.day()), 10, b'T'),
+        (u32::from(t.hour()), 10, b':'),
+        (u32::from(t.minute()), 10, b':'),
+        (u32::from(t.second()), 10, b'.'),
+    ];
+    let mut text = Vec::with_capacity(24);
+    for (value, mut place, then) in fields {
+        while place > 0 {
+            text.push(b'0' + (value / place % 10) as u8);
+            place /= 10;
+        }
+        text.push(then);
     }
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    ))
+    text.extend_from_slice(b"000Z");
+    String::from_utf8(text).ok()
 }
 
 #[cfg(test)]
@@ -186,6 +238,32 @@ mod tests {
         assert!(hashed.len() <= MAX_MESSAGE_ID_LEN && hashed.starts_with("crl-"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn strings_are_written_as_serde_json_writes_them(s in "(?s).{0,40}") {
+            let mut out = String::new();
+            push_string(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn strings_needing_escapes_are_escaped() {
+        for s in [
+            "",
+            "plain",
+            "qu\"ote",
+            "back\\slash",
+            "tab\there",
+            "\u{1}",
+            "é ü \u{7f}",
+        ] {
+            let mut out = String::new();
+            push_string(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+    }
+
     #[test]
     fn track_serialises_in_segment_shape() {
         let lib = Library::default();
@@ -207,9 +285,9 @@ mod tests {
             library: &lib,
             integrations: &integrations,
         };
-        let json = serde_json::to_string(&t).unwrap();
+        let json = t.to_json();
         assert_eq!(
-            json,
+            json.get(),
             format!(
                 r#"{{"type":"track","event":"Email Opened","userId":"u1","messageId":"m","timestamp":"1970-01-01T00:00:00.000Z","properties":{{"list":[1, 2],"device_id":"d\"1"}},"context":{{"device":{{}},"traits":{{}},"library":{{"name":"currents-relay","version":"{}"}}}},"integrations":{{"Braze":false}}}}"#,
                 env!("CARGO_PKG_VERSION")

@@ -146,12 +146,11 @@ pub fn translate<'c>(
         library: &config.library,
         integrations: ctx.integrations,
     };
-    let json = serde_json::value::to_raw_value(&track).expect("borrowed JSON always serialises");
     Ok(Translated {
         destination,
         region,
+        json: track.to_json(),
         message_id,
-        json,
     })
 }
 

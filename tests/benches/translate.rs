@@ -3,6 +3,10 @@
 //! Ours: `process()` (parse, validate, translate, batch) plus rendering every Segment request
 //! body. Baseline: `serde_json::from_slice::<Value>` of the same input bytes plus `to_string` of
 //! a `Value` the size of our output — the least any Value-based translator would have to do.
+//! Also `worker_ingest`: the Worker's ingest work on the batch (`process()` and the queue message
+//! bodies), the native figure `scripts/bench-wasm.mjs` compares its `BenchIngest` time with.
+//! First a table from 21 alternating rounds (the ratio to trust on a shared machine), then
+//! criterion's own measurements.
 //! Run: `cargo bench --bench translate`; report in docs/BENCHMARKS.md.
 #![allow(missing_docs, clippy::print_stdout)] // a report on stdout; criterion's and dhat's macros define undocumented items
 
@@ -10,7 +14,7 @@ use std::fs;
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use currents_relay::{ConnectorConfig, ProcessContext, process};
 use serde_json::{Value, json};
 
@@ -63,6 +67,19 @@ fn ours(body: &[u8], config: &ConnectorConfig) -> usize {
         .sum()
 }
 
+/// What the Worker's ingest does with a batch (`BenchIngest` in the wasm build): `process()`
+/// plus the queue message bodies, the stats body and the answer of `ingest::plan`.
+fn ingest(body: &[u8], config: &ConnectorConfig) -> usize {
+    let ctx = ProcessContext {
+        connector_id: "bench",
+        nearest_region: None,
+        received_ms: 0,
+    };
+    let outcome = process(body, config, &ctx).unwrap();
+    let plan = currents_relay::ingest::plan("bench", None, &outcome, 0);
+    plan.bodies.iter().map(String::len).sum()
+}
+
 fn baseline(body: &[u8], output: &Value) -> usize {
     let parsed: Value = serde_json::from_slice(body).unwrap();
     black_box(&parsed);
@@ -95,9 +112,76 @@ fn bench(c: &mut Criterion) {
         group.bench_function("translate_and_batch", |b| {
             b.iter(|| ours(black_box(&body), black_box(&config)))
         });
+        group.bench_function("worker_ingest", |b| {
+            b.iter(|| ingest(black_box(&body), black_box(&config)))
+        });
         group.finish();
     }
 }
 
+/// Mean time per call (µs) of `f` over at least 100 ms.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // a benchmark reads the clock
+fn per_call(mut f: impl FnMut() -> usize) -> f64 {
+    let start = std::time::Instant::now();
+    let mut calls = 0u32;
+    while start.elapsed().as_millis() < 100 {
+        black_box(f());
+        calls += 1;
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(calls)
+}
+
+fn median(mut list: Vec<f64>) -> f64 {
+    list.sort_by(f64::total_cmp);
+    list[list.len() / 2]
+}
+
+/// The three measures of a 100-event batch in 21 rounds, their order rotating each round so
+/// machine noise hits all alike: medians, and the median of the per-round ratios.
+fn rounds() {
+    let config = config();
+    let body = batch(100);
+    let ctx = ProcessContext {
+        connector_id: "bench",
+        nearest_region: None,
+        received_ms: 0,
+    };
+    let outcome = process(&body, &config, &ctx).unwrap();
+    let output: Vec<Value> = outcome
+        .batches
+        .iter()
+        .map(|b| serde_json::from_str(&b.segment_body(SENT_AT)).unwrap())
+        .collect();
+    let output = Value::from(output);
+    let mut times: [Vec<f64>; 3] = Default::default();
+    for round in 0..21 {
+        for k in 0..3 {
+            let which = (round + k) % 3;
+            times[which].push(match which {
+                0 => per_call(|| baseline(&body, &output)),
+                1 => per_call(|| ours(&body, &config)),
+                _ => per_call(|| ingest(&body, &config)),
+            });
+        }
+    }
+    let ratios: Vec<f64> = times[0].iter().zip(&times[1]).map(|(b, o)| b / o).collect();
+    println!(
+        "| 100 events, 21 rounds | baseline | translate_and_batch | worker_ingest | ours ÷ baseline (speed) |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| median | {:.1} µs | {:.1} µs | {:.1} µs | {:.2} |",
+        median(times[0].clone()),
+        median(times[1].clone()),
+        median(times[2].clone()),
+        median(ratios)
+    );
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    rounds();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
