@@ -53,13 +53,28 @@ fn config() -> ConnectorConfig {
 
 const SENT_AT: &str = "2026-11-28T15:39:14.123Z";
 
-fn ours(body: &[u8], config: &ConnectorConfig) -> usize {
+/// `body` through `process()`, as the Worker does for connector "bench".
+fn processed(body: &[u8], config: &ConnectorConfig) -> currents_relay::pipeline::Outcome {
     let ctx = ProcessContext {
         connector_id: "bench",
         nearest_region: None,
         received_ms: 0,
     };
-    let outcome = process(body, config, &ctx).unwrap();
+    process(body, config, &ctx).unwrap()
+}
+
+/// The Segment bodies of `outcome`, parsed: what the baseline writes back.
+fn segment_bodies(outcome: &currents_relay::pipeline::Outcome) -> Value {
+    let bodies: Vec<Value> = outcome
+        .batches
+        .iter()
+        .map(|b| serde_json::from_str(&b.segment_body(SENT_AT)).unwrap())
+        .collect();
+    Value::from(bodies)
+}
+
+fn ours(body: &[u8], config: &ConnectorConfig) -> usize {
+    let outcome = processed(body, config);
     outcome
         .batches
         .iter()
@@ -70,12 +85,7 @@ fn ours(body: &[u8], config: &ConnectorConfig) -> usize {
 /// What the Worker's ingest does with a batch (`BenchIngest` in the wasm build): `process()`
 /// plus the queue message bodies, the stats body and the answer of `ingest::plan`.
 fn ingest(body: &[u8], config: &ConnectorConfig) -> usize {
-    let ctx = ProcessContext {
-        connector_id: "bench",
-        nearest_region: None,
-        received_ms: 0,
-    };
-    let outcome = process(body, config, &ctx).unwrap();
+    let outcome = processed(body, config);
     let plan = currents_relay::ingest::plan("bench", None, &outcome, 0);
     plan.bodies.iter().map(String::len).sum()
 }
@@ -90,19 +100,9 @@ fn bench(c: &mut Criterion) {
     let config = config();
     for n in [100usize, 2_500] {
         let body = batch(n);
-        let ctx = ProcessContext {
-            connector_id: "bench",
-            nearest_region: None,
-            received_ms: 0,
-        };
-        let outcome = process(&body, &config, &ctx).unwrap();
+        let outcome = processed(&body, &config);
         assert_eq!(outcome.accepted(), n, "every bench event is forwarded");
-        let output: Vec<Value> = outcome
-            .batches
-            .iter()
-            .map(|b| serde_json::from_str(&b.segment_body(SENT_AT)).unwrap())
-            .collect();
-        let output = Value::from(output);
+        let output = segment_bodies(&outcome);
 
         let mut group = c.benchmark_group(format!("batch_{n}"));
         group.throughput(Throughput::Elements(n as u64));
@@ -141,18 +141,8 @@ fn median(mut list: Vec<f64>) -> f64 {
 fn rounds() {
     let config = config();
     let body = batch(100);
-    let ctx = ProcessContext {
-        connector_id: "bench",
-        nearest_region: None,
-        received_ms: 0,
-    };
-    let outcome = process(&body, &config, &ctx).unwrap();
-    let output: Vec<Value> = outcome
-        .batches
-        .iter()
-        .map(|b| serde_json::from_str(&b.segment_body(SENT_AT)).unwrap())
-        .collect();
-    let output = Value::from(output);
+    let outcome = processed(&body, &config);
+    let output = segment_bodies(&outcome);
     let mut times: [Vec<f64>; 3] = Default::default();
     for round in 0..21 {
         for k in 0..3 {

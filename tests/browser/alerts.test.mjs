@@ -12,11 +12,10 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
-import { ADMIN_TOKEN, newWriteKey, startHarness, waitFor } from "../e2e/harness.mjs";
+import { ADMIN_TOKEN, newWriteKey, waitFor } from "../e2e/harness.mjs";
 import {
-  ROOT, WWW, closeCleanly, launch, openConnectorById, requirePrerequisites, screenshot, signInToConsole,
+  ROOT, closeCleanly, openConnectorById, openTab, requirePrerequisites, screenshot, signInToConsole, startSite,
 } from "./browser.mjs";
-import { serveStatic } from "./static-server.mjs";
 
 const WRITE_KEY = newWriteKey("alerts");
 const HOOK_SECRET = `hooksecret${Date.now()}`;
@@ -38,15 +37,12 @@ before(async () => {
   });
   await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   hookUrl = `http://127.0.0.1:${receiver.address().port}/hook/${HOOK_SECRET}`;
-  h = await startHarness({ writeKeys: { main: WRITE_KEY } });
-  server = await serveStatic(WWW, { upstream: (url, init) => h.mf.dispatchFetch(url, init) });
-  browser = await launch(chromium);
+  ({ h, server, browser } = await startSite(chromium, { writeKeys: { main: WRITE_KEY } }));
 });
 
 beforeEach(async () => {
-  tab = await browser.open(server.url);
+  tab = await openTab(browser, server);
   page = tab.page;
-  page.setDefaultTimeout(10_000);
 });
 
 /** The form's deliberate invalid save answers 422, which Chromium logs as a failed load. */

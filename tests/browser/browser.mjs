@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { startHarness } from "../e2e/harness.mjs";
 import { ROOT, WWW } from "../e2e/wrangler.mjs";
+import { serveStatic } from "./static-server.mjs";
 
 /** The checkout, and the static site wrangler.toml's [assets] serves (build/www). */
 export { ROOT, WWW };
@@ -112,4 +114,22 @@ export async function openConnectorById(page, id, loads) {
   await page.fill("#open-id", id);
   await page.click("#open-form button[type=submit]");
   await page.waitForFunction(([k, n]) => Number(document.body.dataset[k] ?? 0) > n, [loads, before], { timeout: 30_000 });
+}
+
+/**
+ * The built Worker under Miniflare (tests/e2e/harness.mjs, with `harnessOptions`), build/www
+ * served in front of it (/admin/ and /v1/ forwarded to it), and Chromium.
+ */
+export async function startSite(chromium, harnessOptions) {
+  const h = await startHarness(harnessOptions);
+  const server = await serveStatic(WWW, { upstream: (url, init) => h.mf.dispatchFetch(url, init) });
+  const browser = await launch(chromium);
+  return { h, server, browser };
+}
+
+/** A fresh tab on `server`, with the page tests' default timeout. */
+export async function openTab(browser, server) {
+  const tab = await browser.open(server.url);
+  tab.page.setDefaultTimeout(10_000);
+  return tab;
 }

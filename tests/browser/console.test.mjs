@@ -20,10 +20,11 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
 import {
-  ADMIN_TOKEN, brazeEvent, connectorConfig, loadSamples, newToken, newWriteKey, startHarness, waitFor,
+  ADMIN_TOKEN, brazeEvent, connectorConfig, loadSamples, newToken, newWriteKey, waitFor,
 } from "../e2e/harness.mjs";
-import { ROOT, SCREENSHOTS, WWW, closeCleanly, launch, requirePrerequisites, screenshot } from "./browser.mjs";
-import { serveStatic } from "./static-server.mjs";
+import {
+  ROOT, SCREENSHOTS, WWW, closeCleanly, openTab, requirePrerequisites, screenshot, startSite,
+} from "./browser.mjs";
 
 const WRITE_KEY = newWriteKey("main");
 const WRITE_KEY_EU = newWriteKey("eu");
@@ -134,16 +135,13 @@ async function seedConnector(id, extra = {}) {
 
 before(async () => {
   const chromium = await requirePrerequisites();
-  h = await startHarness({ writeKeys: { main: WRITE_KEY, eu: WRITE_KEY_EU } });
+  ({ h, server, browser } = await startSite(chromium, { writeKeys: { main: WRITE_KEY, eu: WRITE_KEY_EU } }));
   adminToken = h.adminToken ?? ADMIN_TOKEN;
-  server = await serveStatic(WWW, { upstream: (url, init) => h.mf.dispatchFetch(url, init) });
-  browser = await launch(chromium);
 });
 
 beforeEach(async () => {
-  tab = await browser.open(server.url);
+  tab = await openTab(browser, server);
   page = tab.page;
-  page.setDefaultTimeout(10_000);
   proxiedFrom = server.proxied.length;
   await page.goto(new URL("console.html", server.url).href);
   await page.waitForSelector("body[data-ready=true]");

@@ -11,11 +11,11 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { after, afterEach, before, beforeEach, test } from "node:test";
-import { ADMIN_TOKEN, connectorConfig, newToken, newWriteKey, startHarness, waitFor } from "../e2e/harness.mjs";
+import { ADMIN_TOKEN, connectorConfig, newToken, newWriteKey, waitFor } from "../e2e/harness.mjs";
 import {
-  ROOT, SCREENSHOTS, WWW, closeCleanly, launch, openConnectorById, requirePrerequisites, screenshot, signInToConsole,
+  ROOT, SCREENSHOTS, closeCleanly, openConnectorById, openTab, requirePrerequisites, screenshot, signInToConsole,
+  startSite,
 } from "./browser.mjs";
-import { serveStatic } from "./static-server.mjs";
 
 const require = createRequire(import.meta.url);
 const WRITE_KEY = newWriteKey("drift");
@@ -69,15 +69,12 @@ before(async () => {
   } catch (e) {
     throw new Error(`pkg/node is missing: run \`bash scripts/build-pkg.sh\` (${e.message})`);
   }
-  h = await startHarness({ writeKeys: { main: WRITE_KEY } });
-  server = await serveStatic(WWW, { upstream: (url, init) => h.mf.dispatchFetch(url, init) });
-  browser = await launch(chromium);
+  ({ h, server, browser } = await startSite(chromium, { writeKeys: { main: WRITE_KEY } }));
 });
 
 beforeEach(async () => {
-  tab = await browser.open(server.url);
+  tab = await openTab(browser, server);
   page = tab.page;
-  page.setDefaultTimeout(10_000);
 });
 
 afterEach(() => closeCleanly(tab));
