@@ -11,7 +11,7 @@ use super::{
 };
 use crate::config::{ConnectorConfig, Settings, WebhookUrl, store as config_store};
 use crate::entry::clock;
-use crate::stats::{Kept, object as stats_object, object_name};
+use crate::stats::{object as stats_object, object_name};
 use crate::web::platform_failure_line;
 
 /// One scheduled run over every connector (at most [`MAX_CHECKED_CONNECTORS`]).
@@ -46,13 +46,10 @@ async fn check(
     now_ms: u64,
 ) -> usize {
     let object = object_name(id, config.generation.as_deref());
-    let mut kept: Kept = match stats_object::exchange(env, &object, ("GET", "/metrics"), None).await
-    {
-        Ok((200, body)) => Kept::from_body(&body).unwrap_or_default(),
-        _ => {
-            console_log!("{}", platform_failure_line(id, "alerts_read"));
-            return 0;
-        }
+    // Unreadable: no evaluation, so the stored alert state is never replaced by an empty one.
+    let Some(mut kept) = stats_object::kept(env, &object).await else {
+        console_log!("{}", platform_failure_line(id, "alerts_read"));
+        return 0;
     };
     let check = AlertCheck {
         connector: id.to_owned(),

@@ -16,11 +16,7 @@ async fn read(env: &Env, id: &str) -> Option<(Option<bool>, Option<Kept>)> {
         Err(_) => (None, None),
     };
     let object = object_name(id, generation.as_deref());
-    let kept = match stats_object::exchange(env, &object, ("GET", "/metrics"), None).await {
-        Ok((200, body)) => Kept::from_body(&body),
-        _ => None,
-    };
-    Some((paused, kept))
+    Some((paused, stats_object::kept(env, &object).await))
 }
 
 /// `GET /admin/metrics[?connector=ID]`.

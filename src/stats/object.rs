@@ -15,7 +15,7 @@ use ::worker::{
     durable_object,
 };
 
-use super::{ObjectView, STATS_STORAGE_KEY, Stats, object_request};
+use super::{Kept, ObjectView, STATS_STORAGE_KEY, Stats, object_request};
 use crate::alerts::{ALERTS_STORAGE_KEY, AlertState};
 use crate::config::{STATS_BINDING, store as config_store};
 use crate::drift::{DRIFT_STORAGE_KEY, Report};
@@ -163,6 +163,15 @@ pub async fn exchange(
 ) -> Result<(u16, String)> {
     let mut res = call(env, object, request, body).await?;
     Ok((res.status_code(), res.text().await?))
+}
+
+/// What stats object `object` keeps, as a scrape or an alert run reads it (`GET /metrics`);
+/// `None` when the object could not be read or answered something unreadable.
+pub async fn kept(env: &Env, object: &str) -> Option<Kept> {
+    match exchange(env, object, ("GET", "/metrics"), None).await {
+        Ok((200, body)) => Kept::from_body(&body),
+        _ => None,
+    }
 }
 
 /// `GET /admin/connectors/{id}/stats`, `GET` and `DELETE /admin/connectors/{id}/drift`: what the
