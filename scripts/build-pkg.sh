@@ -3,10 +3,16 @@
 # with the `browser` feature (no Worker shell) and bound with wasm-bindgen, twice:
 #   pkg/web/   ES module for browsers (`--target web`), used by www/
 #   pkg/node/  CommonJS for Node (`--target nodejs`), used by tests and benchmarks
-# Generated files are not committed; pkg/package.json, README.md and index.d.ts are.
+# Generated files are not committed; pkg/package.json, README.md and index.d.ts are. Each folder
+# is generated in a staging folder and published where it changed (scripts/publish.sh): tests
+# load pkg/node while `npm start` builds again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/publish.sh
+mkdir -p .tmp
+STAGE=$(mktemp -d .tmp/pkg-stage.XXXXXX)
+trap 'rm -rf "$STAGE"' EXIT
 TOOLS_DIR="${CURRENTS_RELAY_TOOLS:-$HOME/.cache/currents-relay/tools}"
 bash scripts/setup-tools.sh
 
@@ -14,11 +20,11 @@ cargo build --locked --lib --release --target wasm32-unknown-unknown --no-defaul
   --target-dir target/pkg
 wasm="target/pkg/wasm32-unknown-unknown/release/currents_relay.wasm"
 for target in web nodejs; do
-  out="pkg/${target/nodejs/node}"
-  rm -rf "$out"
-  "$TOOLS_DIR/bin/wasm-bindgen" --target "$target" --out-dir "$out" --out-name currents_relay "$wasm"
+  "$TOOLS_DIR/bin/wasm-bindgen" --target "$target" --out-dir "$STAGE/$target" --out-name currents_relay "$wasm"
 done
 # pkg/node is CommonJS; the repository's package.json says "type": "module", so say it here.
-printf '{ "type": "commonjs" }\n' > pkg/node/package.json
+printf '{ "type": "commonjs" }\n' > "$STAGE/nodejs/package.json"
+publish_dir "$STAGE/web" pkg/web
+publish_dir "$STAGE/nodejs" pkg/node
 printf '[build-pkg] pkg/web/currents_relay_bg.wasm: %s bytes, %s gzip\n' \
   "$(wc -c <pkg/web/currents_relay_bg.wasm)" "$(gzip -9 -c pkg/web/currents_relay_bg.wasm | wc -c)" >&2

@@ -8,10 +8,16 @@
 #                           read by the asset handler, never served), taken from
 #                           src/web/security.rs: the pages get the headers the Worker's answers get
 # Every path is relative to the page, so the site works from any origin root. Needs pkg/web built.
+# The site is assembled in a staging folder and published into build/www only where it changed
+# (scripts/publish.sh): tests serve build/www while `npm start` assembles it again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-OUT=build/www
+source scripts/publish.sh
+DEST=build/www
+mkdir -p .tmp
+OUT=$(mktemp -d .tmp/www-stage.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
 SAMPLES=tests/fixtures/braze-samples/users
 
 if [ ! -f pkg/web/currents_relay.js ] || [ ! -f pkg/web/currents_relay_bg.wasm ]; then
@@ -19,7 +25,6 @@ if [ ! -f pkg/web/currents_relay.js ] || [ ! -f pkg/web/currents_relay_bg.wasm ]
   exit 1
 fi
 
-rm -rf "$OUT"
 mkdir -p "$OUT/pkg/web"
 cp -R www/. "$OUT/"
 cp pkg/web/currents_relay.js pkg/web/currents_relay_bg.wasm "$OUT/pkg/web/"
@@ -41,7 +46,7 @@ for (const file of files) {
 }
 const sorted = Object.fromEntries(Object.keys(samples).sort().map((k) => [k, samples[k]]));
 writeFileSync(out, JSON.stringify(sorted) + "\n");
-console.error(`[build-www] ${out}: ${files.length} samples`);
+console.error(`[build-www] samples.json: ${files.length} samples`);
 JS
 # The security headers: SECURITY_HEADERS of src/web/security.rs, each ("Name", CONST) with
 # `pub const CONST: &str = "value";` on one line. Anything else there fails the build.
@@ -58,6 +63,7 @@ const rows = [...table[2].matchAll(/\("([A-Za-z-]+)", ([A-Z_]+)\)/g)].map(([, na
 });
 if (rows.length !== Number(table[1])) throw new Error(`${src}: read ${rows.length} of ${table[1]} headers`);
 writeFileSync(out, `/*\n${rows.join("\n")}\n`);
-console.error(`[build-www] ${out}: ${rows.length} headers`);
+console.error(`[build-www] _headers: ${rows.length} headers`);
 JS
-echo "[build-www] $OUT: $(find "$OUT" -type f | wc -l) files, $(du -sk "$OUT" | cut -f1) KB" >&2
+publish_dir "$OUT" "$DEST"
+echo "[build-www] $DEST: $(find "$DEST" -type f | wc -l) files, $(du -sk "$DEST" | cut -f1) KB" >&2

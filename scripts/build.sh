@@ -6,6 +6,8 @@
 #   build/index_bg.wasm    the Worker
 #   build/worker/shim.mjs  worker-build's alias of ../index.js (unused here)
 # The one build command of wrangler.toml ([build] command), `npm start`, the tests and CI.
+# worker-build writes to a staging folder; its files are published into build/ where they changed
+# (scripts/publish.sh): tests read build/ while `npm start` builds again.
 # worker-build is told where every tool is (WASM_BINDGEN_BIN, WASM_OPT_BIN, ESBUILD_BIN): it
 # never downloads, and works offline once scripts/setup-tools.sh and `npm ci` have run.
 set -euo pipefail
@@ -33,8 +35,13 @@ locked="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); pr
 cli="$("$WASM_BINDGEN_BIN" --version | awk '{print $NF}')"
 [ "$locked" = "$cli" ] || fail "Cargo.lock has wasm-bindgen $locked but $WASM_BINDGEN_BIN is $cli"
 
+source "$ROOT/scripts/publish.sh"
+mkdir -p .tmp
+stage=$(mktemp -d .tmp/worker-stage.XXXXXX)
+trap 'rm -rf "$stage"' EXIT
 # --locked goes to cargo build: the build never changes Cargo.lock.
-"$TOOLS_DIR/bin/worker-build" --release --locked
+"$TOOLS_DIR/bin/worker-build" --release --out-dir "$stage" --locked
+publish_files "$stage" build
 
 wasm=build/index_bg.wasm
 printf '[build] built %s: %s bytes, %s bytes gzip\n' "$wasm" "$(wc -c <"$wasm")" "$(gzip -9 -c "$wasm" | wc -c)" >&2

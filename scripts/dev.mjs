@@ -2,8 +2,10 @@
 // `npm start`: the whole relay on this machine, offline.
 //
 //   1. installs the npm packages if node_modules is missing or stale (scripts/setup-node.sh);
-//   2. builds the Worker (`bash scripts/build.sh`), the browser translator and the page the Worker
-//      serves as static assets (`bash scripts/build-pkg.sh && bash scripts/build-www.sh`);
+//   2. builds the browser translator and the page the Worker serves as static assets
+//      (`bash scripts/build-pkg.sh && bash scripts/build-www.sh`); the Worker itself is built by
+//      `wrangler dev`, which runs wrangler.toml's [build] command (`bash scripts/build.sh`) before
+//      it starts (a failed build stops it, and `npm start` with it) and again when src/ changes;
 //   3. starts the Segment sink on 127.0.0.1:8788 (scripts/segment-sink.mjs);
 //   4. seeds a demo connector `demo` into local KV with a fresh random bearer token and write key,
 //      saved to .wrangler/demo-connector.json (gitignored, 0600) for `npm run send-samples`; the
@@ -230,7 +232,6 @@ async function main() {
   } else if (!existsSync(wranglerBin())) {
     run("npm", ["install", "--no-audit", "--no-fund"], "installing npm packages");
   }
-  run("bash", ["scripts/build.sh"], "building the Worker");
   // wrangler.toml [assets] serves build/www (the Playground and the Console) from the Worker.
   run("bash", ["scripts/build-pkg.sh"], "building the browser translator (pkg/)");
   run("bash", ["scripts/build-www.sh"], "assembling the page (build/www)");

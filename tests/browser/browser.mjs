@@ -1,4 +1,4 @@
-// Drives Debian's Chromium (/usr/bin/chromium) headless through playwright-core, one fresh browser
+// Drives Debian's headless Chromium (/usr/bin/chromium-headless-shell) through playwright-core, one fresh browser
 // context per test, with every request that does not go to the test server aborted and recorded:
 // the page must work with no network. Missing prerequisites fail with what to run, never skip.
 
@@ -12,7 +12,7 @@ import { serveStatic } from "./static-server.mjs";
 /** The checkout, and the static site wrangler.toml's [assets] serves (build/www). */
 export { ROOT, WWW };
 export const SCREENSHOTS = path.join(ROOT, ".tmp/screenshots");
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium-headless-shell";
 export const VIEWPORT = { width: 1280, height: 800 };
 /** Flags that work on this machine kind (without the background-networking flags Chromium keeps trying the closed network); Playwright adds --headless itself. */
 const FLAGS = [
@@ -96,13 +96,17 @@ export async function closeCleanly(tab, { expectedErrors = null } = {}) {
   }
 }
 
-/** Opens the Console of the site at `base` and signs in with `adminToken`. */
+/**
+ * Opens the Console of the site at `base`, signs in with `adminToken` and waits for the connector
+ * list sign-in loads (a load still in flight would replace the rows under a later click).
+ */
 export async function signInToConsole(page, base, adminToken) {
   await page.goto(new URL("console.html", base).href);
   await page.waitForSelector("body[data-ready=true]");
   await page.fill("#admin-token", adminToken);
   await page.click("#signin-form button[type=submit]");
   await page.waitForSelector("body[data-view=app]");
+  await page.waitForFunction(() => Number(document.body.dataset.listLoads ?? 0) > 0);
 }
 
 /**

@@ -71,11 +71,22 @@ async function signIn(token = adminToken) {
   await page.click("#signin-form button[type=submit]");
 }
 
+/**
+ * Signs in with the admin token and waits for the app and for the connector list that sign-in
+ * loads: a load still in flight would replace the rows under a later click (the press on one row,
+ * the release on its replacement, and no click at all).
+ */
+async function signInToApp(token = adminToken) {
+  const lists = Number(await page.evaluate(() => document.body.dataset.listLoads ?? 0));
+  await signIn(token);
+  await page.waitForSelector("body[data-view=app]");
+  await page.waitForFunction((n) => Number(document.body.dataset.listLoads ?? 0) > n, lists);
+}
+
 /** Signs in when the page shows sign-in (so each test can also run alone). */
 async function ensureSignedIn() {
   if ((await page.getAttribute("body", "data-view")) === "app") return;
-  await signIn();
-  await page.waitForSelector("body[data-view=app]");
+  await signInToApp();
 }
 
 /** Opens a connector: from the list when the Worker lists connectors, else by id. */
@@ -173,8 +184,7 @@ test("sign in: a wrong token is refused at the field; the right one opens the co
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, "a refused token is not stored");
   await shot("signin-refused");
 
-  await signIn();
-  await page.waitForSelector("body[data-view=app]");
+  await signInToApp();
   await visible("#connectors-panel");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("currents-relay.admin-token")), adminToken);
   assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in localStorage");
@@ -519,8 +529,7 @@ test("a 401 from the Worker (token changed or wrong) returns to sign-in with a m
   await visible("#signin-error");
   assert.match(await page.textContent("#signin-error"), /refused the admin token/);
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
-  await signIn();
-  await page.waitForSelector("body[data-view=app]");
+  await signInToApp();
 });
 
 test("accessibility: every control is labelled, the connector view works from the keyboard", async () => {

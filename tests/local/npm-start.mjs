@@ -2,7 +2,7 @@
 // own process group (so a test can stop it with SIGTERM/SIGINT like Ctrl-C, or SIGKILL the whole
 // group like a crash), with wrangler's log files in a temporary folder. The console output is kept
 // in memory and never printed: it holds the demo credentials. On failure only lines without a
-// credential are shown (as scripts/smoke-run.sh does).
+// credential are shown.
 
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";

@@ -1,12 +1,15 @@
 // `npm start`'s credentials: the demo write key never reaches wrangler's log files, the console or
 // a command line; the bearer token and the admin token are printed once, in the banner; the admin
 // token is a fresh one on every start (the previous one is refused); the metrics and the scheduled
-// handler work under it.
+// handler work under it. And what the README promises of the run: the Playground and the Console
+// are served, and `npm run send-samples` delivers Braze's samples to the local Segment sink.
 
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
-import { DEV_VARS, readTree, request, startNpmStart } from "./npm-start.mjs";
+import { promisify } from "node:util";
+import { DEV_VARS, ROOT, readTree, request, safeLines, startNpmStart, waitFor } from "./npm-start.mjs";
 
 const count = (text, needle) => text.split(needle).length - 1;
 let running;
@@ -36,6 +39,26 @@ test("npm start: no write key in wrangler's log files or the console; bearer and
   const ps = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" });
   assert.equal(ps.includes(demo.write_key) || ps.includes(demo.token) || ps.includes(demo.admin_token), false,
     "a secret is on a command line");
+});
+
+test("npm start serves the Playground and the Console; `npm run send-samples` delivers Braze's samples to the sink", async () => {
+  if (!running || running.exit) running = await startNpmStart();
+  for (const [pathname, title] of [["/", "Playground"], ["/console.html", "Console"]]) {
+    const res = await fetch(`${running.relayUrl}${pathname}`);
+    assert.equal(res.status, 200, pathname);
+    assert.match(await res.text(), new RegExp(`<title>${title}`), `${pathname} is the ${title}`);
+  }
+  const accepted = async () => (await (await fetch(`${running.sinkUrl}/stats`)).json()).accepted_events;
+  const before = await accepted();
+  // The README's command (scripts/send-samples.mjs), told this run's ports.
+  const env = { ...process.env, RELAY_URL: running.relayUrl, SINK_URL: running.sinkUrl };
+  const sent = await promisify(execFile)(process.execPath, ["scripts/send-samples.mjs"], { cwd: ROOT, env })
+    .catch((e) => assert.fail(`send-samples failed: ${safeLines(`${e.stdout}${e.stderr}`)}`));
+  const totals = JSON.parse(/Worker totals: (\{.*\})/.exec(sent.stdout)[1]);
+  // Braze's 93 official samples: the one without any user identity is filtered, the rest arrive.
+  assert.deepEqual([totals.received, totals.accepted, totals.filtered, totals.quarantined], [93, 92, 1, 0]);
+  await waitFor(async () => (await accepted()) - before >= 92, { message: "the sink receives the 92 samples" });
+  assert.equal((await accepted()) - before, 92, "events at the sink");
 });
 
 test("npm start: a new admin token on every start, printed once; the previous one is refused", async () => {
