@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what is missing (idempotent), builds the
-# Worker, pkg/ and the page once, then runs two lanes side by side (the machines have two cores,
-# and every suite spends part of its time waiting on timers, queues and child processes):
-#   native lane:  cargo test (unit, golden, reference, property, backfill), then the end-to-end
-#                 tests (the built Worker under Miniflare/workerd, pkg/ against the Worker);
-#   process lane: the real `npm start` (tests/local/), then the page in headless Chromium.
-# (Three lanes, one per suite, took longer: the native lane then waits for the cores.)
-# Each lane's output is printed whole when it ends; the exit status is non-zero when one failed.
-# The builds publish only what changed (scripts/publish.sh), so `npm start` in the process lane
-# never rewrites a file the native lane is reading.
+# Worker, pkg/ and the page once, then runs the four suites two at a time (the machines have two
+# cores, and every suite spends part of its time waiting on timers, queues and child processes):
+#   native  cargo test: unit, golden, reference, property, the backfill command end to end;
+#   local   the real `npm start` (tests/local/);
+#   e2e     the built Worker under Miniflare/workerd, and pkg/ against it (tests/e2e/, tests/pkg/);
+#   page    the page in headless Chromium (tests/browser/).
+# Two runners take the next suite from that list as each finishes, so a cold run (where `cargo
+# test` first compiles for minutes) lets the other three go by meanwhile, and a warm one keeps
+# both cores busy. Each suite's output is printed whole when it ends; the exit status is non-zero
+# when one failed. The builds publish only the files that changed (scripts/publish.sh), so the
+# `npm start` of one suite never rewrites a file another is reading.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,45 +26,71 @@ bash scripts/build-www.sh
 mkdir -p .tmp
 export TMPDIR="$PWD/.tmp"
 
-native_lane() {
+suite_native() {
   # One build for every native test: the backfill feature only adds modules and dependencies (it
   # changes no feature of a shared crate: `cargo tree -e features -i serde_json`), so the
   # translator under test is the Worker's.
   echo "== cargo test --features backfill (unit, golden, reference, property tests; the backfill command: Avro files in every codec, bad input, end to end against the local Segment sink)"
   cargo test --locked --features backfill
+}
+suite_local() {
+  echo "== the real \`npm start\` (tests/local/: the page and the samples served, restarts keep queued events, no secret in logs, admin token per start, sink control, workerd dying)"
+  npm run --silent test:local
+}
+suite_e2e() {
   echo "== end-to-end tests (built Worker under Miniflare/workerd, pkg/ against the Worker)"
   npm run --silent test:e2e
 }
-
-process_lane() {
-  echo "== the real \`npm start\` (tests/local/: the page and the samples served, restarts keep queued events, no secret in logs, admin token per start, sink control, workerd dying)"
-  npm run --silent test:local
+suite_page() {
   echo "== the page in headless Chromium (tests/browser/)"
   npm run --silent test:browser
 }
 
-# Runs lane $1 in the background, its output in .tmp/lane-$1.log; sets lane_pid_$1.
-start_lane() {
-  local name=$1
-  (
-    t0=$(date +%s)
-    rc=0
-    "${name}_lane" || rc=$?
-    echo "== $name lane: $([ "$rc" = 0 ] && echo passed || echo "FAILED ($rc)") in $(( $(date +%s) - t0 ))s"
-    exit "$rc"
-  ) >".tmp/lane-$name.log" 2>&1 &
-  eval "lane_pid_$name=$!"
+SUITES=(native local e2e page)
+queue=.tmp/test-suites
+rm -rf "$queue" && mkdir -p "$queue"
+echo 0 >"$queue/next"
+
+# Claims the next suite's index (under a lock), or fails when none is left.
+claim() {
+  local i
+  {
+    flock 9
+    i=$(cat "$queue/next")
+    echo $((i + 1)) >"$queue/next"
+  } 9>"$queue/lock"
+  [ "$i" -lt "${#SUITES[@]}" ] && echo "$i"
 }
 
-lanes=(native process)
-for name in "${lanes[@]}"; do start_lane "$name"; done
+# A runner: runs suites until none is left; each one's output, status and time go to files.
+runner() {
+  local i name t0 rc
+  while i=$(claim); do
+    name=${SUITES[$i]}
+    t0=$(date +%s)
+    rc=0
+    "suite_$name" >"$queue/$name.log" 2>&1 || rc=$?
+    echo "$rc $(($(date +%s) - t0))" >"$queue/$name.status"
+    # Print it now, whole, under a lock so two suites' outputs never interleave.
+    {
+      flock 9
+      echo "======== $name: $([ "$rc" = 0 ] && echo passed || echo "FAILED ($rc)") in $(($(date +%s) - t0))s"
+      cat "$queue/$name.log"
+    } 9>"$queue/print.lock"
+  done
+}
+
+runner & r1=$!
+runner & r2=$!
+wait "$r1" "$r2" || true
+
 status=0
-for name in "${lanes[@]}"; do
-  pid_var="lane_pid_$name"
-  rc=0
-  wait "${!pid_var}" || rc=$?
-  echo "======== $name lane ($([ "$rc" = 0 ] && echo passed || echo FAILED))"
-  cat ".tmp/lane-$name.log"
+for name in "${SUITES[@]}"; do
+  if [ ! -f "$queue/$name.status" ]; then
+    echo "== $name: did not run"; status=1; continue
+  fi
+  read -r rc secs <"$queue/$name.status"
+  echo "== $name: $([ "$rc" = 0 ] && echo passed || echo "FAILED ($rc)") in ${secs}s"
   [ "$rc" = 0 ] || status=1
 done
 exit "$status"

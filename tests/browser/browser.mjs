@@ -111,13 +111,17 @@ export async function signInToConsole(page, base, adminToken) {
 
 /**
  * Opens connector `id` by its id in the signed-in Console and waits until the panel whose load
- * counter is `document.body.dataset[loads]` (e.g. "driftLoads", "alertsLoads") has loaded again.
+ * counter is `document.body.dataset[loads]` (e.g. "driftLoads", "alertsLoads") has loaded again,
+ * and the Console has finished opening it.
  */
 export async function openConnectorById(page, id, loads) {
   const before = Number(await page.evaluate((k) => document.body.dataset[k] ?? 0, loads));
   await page.fill("#open-id", id);
   await page.click("#open-form button[type=submit]");
   await page.waitForFunction(([k, n]) => Number(document.body.dataset[k] ?? 0) > n, [loads, before], { timeout: 30_000 });
+  // Every panel has loaded (and the focus moved to the connector's title) when the Console says so.
+  await page.waitForFunction((i) => document.querySelector("#notice")?.textContent === `Connector ${i} loaded.`,
+    id, { timeout: 30_000 });
 }
 
 /**

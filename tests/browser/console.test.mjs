@@ -109,6 +109,10 @@ async function openConnector(id) {
     && !document.querySelector("#detail").hidden, id, { timeout: 30_000 });
   await page.waitForFunction((n) => Number(document.body.dataset.statsLoads ?? 0) > n, loads, { timeout: 30_000 });
   await visible("#stats .counters");
+  // The Console moves the focus to the connector's title once every panel has loaded: wait for
+  // that, or it lands after (and undoes) the test's own focus.
+  await page.waitForFunction((i) => document.querySelector("#notice")?.textContent === `Connector ${i} loaded.`,
+    id, { timeout: 30_000 });
 }
 
 /** Waits (≤ 5 s) for the keyboard focus to land on `#id`; fails with `what` and where it is. */
