@@ -57,8 +57,14 @@ test("npm start serves the Playground and the Console; `npm run send-samples` de
   const totals = JSON.parse(/Worker totals: (\{.*\})/.exec(sent.stdout)[1]);
   // Braze's 93 official samples: the one without any user identity is filtered, the rest arrive.
   assert.deepEqual([totals.received, totals.accepted, totals.filtered, totals.quarantined], [93, 92, 1, 0]);
+  // At least those 92 arrive, maybe among others: a start sends again every message of the
+  // previous run whose ack the journal had not recorded when it stopped (at least once, under the
+  // same messageIds: tests/local/queue-restart.test.mjs stops right after its last delivery).
   await waitFor(async () => (await accepted()) - before >= 92, { message: "the sink receives the 92 samples" });
-  assert.equal((await accepted()) - before, 92, "events at the sink");
+  const names = new Set((await (await fetch(`${running.sinkUrl}/events`)).json()).map((e) => e.event));
+  for (const name of ["Email Delivered", "Push Notification Sent", "SMS Delivered", "Canvas Entered"]) {
+    assert.ok(names.has(name), `the sink has a ${name} event`);
+  }
 });
 
 test("npm start: a new admin token on every start, printed once; the previous one is refused", async () => {
