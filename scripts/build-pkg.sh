@@ -19,6 +19,18 @@ bash scripts/setup-tools.sh
 cargo build --locked --lib --release --target wasm32-unknown-unknown --no-default-features --features browser \
   --target-dir target/pkg
 wasm="target/pkg/wasm32-unknown-unknown/release/currents_relay.wasm"
+# wasm-bindgen runs only when its input or its version changed since the last build that
+# published pkg/ (every `npm start` builds pkg/, usually with nothing new).
+stamp_file=target/pkg/bindgen.stamp
+stamp="$(sha256sum "$wasm" | cut -d' ' -f1) $("$TOOLS_DIR/bin/wasm-bindgen" --version)"
+outputs=(pkg/web/currents_relay.js pkg/web/currents_relay_bg.wasm pkg/node/currents_relay.js
+  pkg/node/currents_relay_bg.wasm pkg/node/package.json)
+up_to_date=1
+for f in "${outputs[@]}"; do [ -f "$f" ] || up_to_date=0; done
+if [ "$up_to_date" = 1 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+  echo "[build-pkg] pkg/web and pkg/node are up to date" >&2
+  exit 0
+fi
 for target in web nodejs; do
   "$TOOLS_DIR/bin/wasm-bindgen" --target "$target" --out-dir "$STAGE/$target" --out-name currents_relay "$wasm"
 done
@@ -26,5 +38,6 @@ done
 printf '{ "type": "commonjs" }\n' > "$STAGE/nodejs/package.json"
 publish_dir "$STAGE/web" pkg/web
 publish_dir "$STAGE/nodejs" pkg/node
+echo "$stamp" >"$stamp_file"
 printf '[build-pkg] pkg/web/currents_relay_bg.wasm: %s bytes, %s gzip\n' \
   "$(wc -c <pkg/web/currents_relay_bg.wasm)" "$(gzip -9 -c pkg/web/currents_relay_bg.wasm | wc -c)" >&2
