@@ -236,13 +236,20 @@ impl<'de> Deserialize<'de> for Properties<'de> {
 }
 
 /// Keeps the first position and the last value of each repeated key. Linear scans serve the
-/// usual few dozen keys; a hash index keeps hostile objects with many keys linear too.
+/// usual few dozen keys, and only for a key whose length an earlier key has (mod 64); a hash
+/// index keeps hostile objects with many keys linear too.
 fn dedupe_last_wins<V: Copy>(props: &mut Vec<(Cow<'_, str>, V)>) {
     const LINEAR_UP_TO: usize = 32;
     if props.len() <= LINEAR_UP_TO {
+        let mut lengths = 0u64;
         let mut i = 0;
         while i < props.len() {
-            if let Some(first) = props[..i].iter().position(|(k, _)| *k == props[i].0) {
+            let length = 1u64 << (props[i].0.len() % 64);
+            let seen = lengths & length != 0;
+            lengths |= length;
+            if !seen {
+                i += 1;
+            } else if let Some(first) = props[..i].iter().position(|(k, _)| *k == props[i].0) {
                 props[first].1 = props[i].1;
                 props.remove(i);
             } else {
@@ -301,6 +308,26 @@ mod tests {
         let p: Properties = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
         let flat: Vec<(&str, &str)> = p.0.iter().map(|(k, v)| (k.as_ref(), v.get())).collect();
         assert_eq!(flat, vec![("a", "3"), ("b", "2")]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dedupe_keeps_first_positions_and_last_values(
+            keys in proptest::collection::vec("[ab]{0,3}|[a-z]{60,70}", 0..80)
+        ) {
+            let mut props: Vec<(Cow<'_, str>, usize)> =
+                keys.iter().enumerate().map(|(i, k)| (Cow::Borrowed(k.as_str()), i)).collect();
+            dedupe_last_wins(&mut props);
+            let mut expected: Vec<(&str, usize)> = Vec::new();
+            for (i, k) in keys.iter().enumerate() {
+                match expected.iter_mut().find(|(e, _)| e == k) {
+                    Some(slot) => slot.1 = i,
+                    None => expected.push((k, i)),
+                }
+            }
+            let got: Vec<(&str, usize)> = props.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]

@@ -1,17 +1,23 @@
 //! The Braze Currents wire model: the `{"events":[...]}` envelope pushed by the "Custom HTTP"
 //! connector, parsed leniently and without copying.
 //!
-//! The envelope is split into one [`RawValue`] per event so that a malformed event can be
-//! quarantined on its own while the rest of the batch goes on (CONTRACTS §4: a 400 would make
+//! Each element of `events` is read on its own, with its text kept, so that a malformed event can
+//! be quarantined on its own while the rest of the batch goes on (CONTRACTS §4: a 400 would make
 //! Braze drop the event for good). Strings borrow from the request body unless they hold escapes.
+//!
+//! [`Events`] reads a batch in one pass, each event parsed where it stands; [`Envelope`] splits
+//! it into one [`RawValue`] per element first. Both answer every body alike: the pipeline uses
+//! the first, and the second names the request's error and serves as the reference in tests.
 
 mod fields;
+mod stream;
 mod validate;
 
 pub use fields::{Container, Properties, RawEvent, RawList, RawUser, Shaped};
+pub use stream::{Element, Events};
 pub use validate::{
     MAX_EVENT_TIME, MAX_ID_BYTES, MIN_EVENT_TIME, RejectReason, Rejected, User, ValidEvent,
-    validate_event,
+    validate, validate_event,
 };
 
 use std::fmt;

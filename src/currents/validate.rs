@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use super::fields::{CowStr, Properties, RawEvent, RawUser, Shaped};
 use super::json_kind;
+use super::stream::Element;
 use crate::error::message_without_position;
 use crate::mapping::{self, EventSpec};
 
@@ -137,14 +138,11 @@ pub struct ValidEvent<'a> {
 
 /// Validates one element of the `events` array.
 pub fn validate_event(raw: &RawValue) -> Result<ValidEvent<'_>, Rejected> {
-    if !raw.get().starts_with('{') {
-        return Err(Rejected::new(
-            RejectReason::NotAnObject,
-            format!("event is a {}, not an object", json_kind(raw.get())),
-        ));
-    }
-    let ev: RawEvent<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| Rejected::new(RejectReason::MalformedEvent, message_without_position(&e)))?;
+    Element::from_raw(raw).event.and_then(validate)
+}
+
+/// Validates the fields of one event object, as the batch reader parsed them.
+pub fn validate(ev: RawEvent<'_>) -> Result<ValidEvent<'_>, Rejected> {
     let id = required_str(
         ev.id,
         "id",

@@ -1,7 +1,8 @@
 //! One batch's observation: [`Report::observe`] for each valid event, with a memory of the
-//! property names each known type last came with when the table documented them all. Braze sends
-//! a type's properties in one order, so a batch without drift mostly costs one string comparison
-//! per property instead of a lookup in the type's entry.
+//! property names each known type last came with and which of them the table does not document.
+//! Braze sends a type's properties in one order, so an event whose type came earlier in the batch
+//! with the same names mostly costs one string comparison per property instead of a lookup in the
+//! type's entry, and a lookup only for what drifted.
 
 use std::borrow::Cow;
 
@@ -9,47 +10,70 @@ use super::Report;
 use crate::currents::ValidEvent;
 use crate::mapping::EventSpec;
 
+/// What the observer remembers of a known type's latest event.
+#[derive(Debug)]
+struct Remembered<'a> {
+    spec: &'static EventSpec,
+    /// Its non-`null` property names, in order.
+    names: Vec<&'a str>,
+    /// The positions in `names` the table does not document.
+    drifted: Vec<usize>,
+}
+
 /// The drift of one batch, observed event by event by [`crate::pipeline::process`].
 #[derive(Debug, Default)]
 pub struct Observer<'a> {
     /// The batch's report so far.
     pub report: Report,
-    /// Per known type: the non-`null` property names of its latest event without drift.
-    documented: Vec<(&'static EventSpec, Vec<&'a str>)>,
+    /// Per known type of the batch: its latest event's names.
+    remembered: Vec<Remembered<'a>>,
 }
 
 impl<'a> Observer<'a> {
-    /// Records one valid event of the batch received at `at_ms` ([`Report::observe`]), unless
-    /// it is of a known type and carries exactly the properties of an earlier event of that
-    /// type that had no drift. Allocates once per known type of the batch, for its names.
+    /// Records one valid event of the batch received at `at_ms`, as [`Report::observe`] does.
+    /// An event of a known type that carries exactly the property names of the type's previous
+    /// event records that event's drift again without looking its names up. Allocates once per
+    /// known type of the batch for its names (and once more if it drifts).
     pub fn observe(&mut self, ev: &ValidEvent<'a>, at_ms: u64) {
         let Some(spec) = ev.spec else {
             self.report.observe(ev, at_ms);
             return;
         };
         let slot = self
-            .documented
+            .remembered
             .iter()
-            .position(|(s, _)| std::ptr::eq(*s, spec));
-        if slot.is_some_and(|i| same_names(&self.documented[i].1, ev)) {
-            return;
-        }
-        if !self.report.observe(ev, at_ms) {
+            .position(|r| std::ptr::eq(r.spec, spec));
+        if let Some(r) = slot.map(|i| &self.remembered[i])
+            && same_names(&r.names, ev)
+        {
+            if !r.drifted.is_empty() {
+                self.report.observe_again(ev, at_ms, &r.drifted);
+            }
             return;
         }
         let i = slot.unwrap_or_else(|| {
-            let names = Vec::with_capacity(ev.properties.0.len());
-            self.documented.push((spec, names));
-            self.documented.len() - 1
+            self.remembered.push(Remembered {
+                spec,
+                names: Vec::with_capacity(ev.properties.0.len()),
+                drifted: Vec::new(),
+            });
+            self.remembered.len() - 1
         });
-        let names = &mut self.documented[i].1;
-        names.clear();
+        let r = &mut self.remembered[i];
+        r.drifted.clear();
+        self.report.observe_noting(ev, at_ms, Some(&mut r.drifted));
+        r.names.clear();
         for (name, raw) in &ev.properties.0 {
             match name {
                 _ if raw.get() == "null" => {}
-                Cow::Borrowed(name) => names.push(*name),
-                // A name with escapes is a copy that does not outlive the event: remember none.
-                Cow::Owned(_) => return names.clear(),
+                Cow::Borrowed(name) => r.names.push(*name),
+                // A name with escapes is a copy that does not outlive the event: remember no
+                // names and no drift, which only an event without properties matches.
+                Cow::Owned(_) => {
+                    r.names.clear();
+                    r.drifted.clear();
+                    return;
+                }
             }
         }
     }

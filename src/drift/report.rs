@@ -115,34 +115,79 @@ impl Report {
     /// new entry (the example is read once per event). `true` when the event had no drift.
     /// [`super::Observer`] calls it for a batch, skipping the lookups it can.
     pub fn observe(&mut self, ev: &ValidEvent<'_>, at_ms: u64) -> bool {
+        self.observe_noting(ev, at_ms, None)
+    }
+
+    /// [`Self::observe`], also noting in `drifted` the position, among the event's non-`null`
+    /// properties, of each one the table does not document.
+    pub(super) fn observe_noting(
+        &mut self,
+        ev: &ValidEvent<'_>,
+        at_ms: u64,
+        mut drifted: Option<&mut Vec<usize>>,
+    ) -> bool {
         let props = ev.properties.0.as_slice();
-        let seen = (1, at_ms, at_ms);
         let Some(spec) = ev.spec else {
             let ty = cut(&ev.event_type);
             let new = || Entry::new(&ty, None, example_of(props), at_ms);
             let list = (&mut self.types, MAX_TYPES, &mut self.overflow);
-            add(list, (&ty, ""), seen, new);
+            add(list, (&ty, ""), (1, at_ms, at_ms), new);
             return false;
         };
         let mut example: Option<Example> = None;
         let mut documented = true;
-        for (name, raw) in props {
-            let Some(kind) = Kind::of(raw.get()) else {
-                continue;
-            };
+        let present = props
+            .iter()
+            .filter_map(|(name, raw)| Some((name, Kind::of(raw.get())?)));
+        for (position, (name, kind)) in present.enumerate() {
             if spec.documents(name) {
                 continue;
             }
             documented = false;
-            let (ty, field) = (cut(&ev.event_type), cut(name));
-            let new = || {
-                let ex = example.get_or_insert_with(|| example_of(props)).clone();
-                Entry::new(&ty, Some((&field, kind)), ex, at_ms)
-            };
-            let list = (&mut self.fields, MAX_FIELDS, &mut self.overflow);
-            add(list, (&ty, &field), seen, new);
+            if let Some(drifted) = drifted.as_deref_mut() {
+                drifted.push(position);
+            }
+            self.undocumented(ev, name, kind, at_ms, &mut example);
         }
         documented
+    }
+
+    /// Records again the undocumented properties at `drifted` (positions among the non-`null`
+    /// properties, ascending) of an event of a known type, found by an earlier
+    /// [`Self::observe_noting`] of an event with the same property names.
+    pub(super) fn observe_again(&mut self, ev: &ValidEvent<'_>, at_ms: u64, drifted: &[usize]) {
+        let mut example: Option<Example> = None;
+        let present = ev
+            .properties
+            .0
+            .iter()
+            .filter_map(|(name, raw)| Some((name, Kind::of(raw.get())?)));
+        let mut positions = drifted.iter().copied().peekable();
+        for (position, (name, kind)) in present.enumerate() {
+            if positions.next_if_eq(&position).is_some() {
+                self.undocumented(ev, name, kind, at_ms, &mut example);
+            }
+        }
+    }
+
+    /// One more event of a known type carrying `name`, which its entry does not document.
+    fn undocumented(
+        &mut self,
+        ev: &ValidEvent<'_>,
+        name: &str,
+        kind: Kind,
+        at_ms: u64,
+        example: &mut Option<Example>,
+    ) {
+        let (ty, field) = (cut(&ev.event_type), cut(name));
+        let new = || {
+            let ex = example
+                .get_or_insert_with(|| example_of(&ev.properties.0))
+                .clone();
+            Entry::new(&ty, Some((&field, kind)), ex, at_ms)
+        };
+        let list = (&mut self.fields, MAX_FIELDS, &mut self.overflow);
+        add(list, (&ty, &field), (1, at_ms, at_ms), new);
     }
 
     /// Adds a batch's report to this one: counts add up, first and last seen widen, a known

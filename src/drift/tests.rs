@@ -460,6 +460,18 @@ fn the_observer_remembers_documented_names_without_hiding_drift() {
         event("l", "users.messages.email.Send", r#"{"campaign_id":"c"}"#),
         event("m", OPEN, "{}"),
         event("n", OPEN, r#"{"ai_score":2}"#),
+        event(
+            "o",
+            OPEN,
+            r#"{"ai_score":"x","campaign_id":"c","extra":null,"more":1}"#,
+        ),
+        event(
+            "p",
+            OPEN,
+            r#"{"ai_score":[],"campaign_id":null,"extra":null,"more":{}}"#,
+        ), // fewer names
+        event("q", OPEN, r#"{"ai_score":"y","campaign_id":"c","more":2}"#), // o's names again
+        event("r", OPEN, r#"{"ai_score":"y","campaign_id":"c","more":2}"#),
     ];
     let (remembered, plain) = observed(&events, 9);
     assert_eq!(
@@ -471,6 +483,43 @@ fn the_observer_remembers_documented_names_without_hiding_drift() {
         .iter()
         .map(|e| (e.field.as_deref(), e.count))
         .collect();
-    assert_eq!(fields, [(Some("ai_score"), 2), (Some("extra"), 3)]);
+    assert_eq!(
+        fields,
+        [(Some("ai_score"), 6), (Some("extra"), 3), (Some("more"), 4)]
+    );
     assert_eq!(remembered.types[0].count, 2);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever order and mix of names, values and `null`s a batch brings, the observer's memory
+    /// records exactly what looking every event up records.
+    #[test]
+    fn the_observer_records_what_lookups_record(
+        events in proptest::collection::vec(
+            (
+                0usize..3,
+                proptest::collection::vec((0usize..6, 0usize..3), 0..6),
+            ),
+            0..40,
+        )
+    ) {
+        const TYPES: [&str; 3] = [OPEN, "users.messages.email.Send", NEW_TYPE];
+        const NAMES: [&str; 6] = ["campaign_id", "ai_score", "dispatch_id", "extra", "os_version", "x_api_id"];
+        const VALUES: [&str; 3] = ["null", "1", "\"s\""];
+        let texts: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (ty, props))| {
+                let props: Vec<String> = props
+                    .iter()
+                    .map(|(n, v)| format!("\"{}\":{}", NAMES[*n], VALUES[*v]))
+                    .collect();
+                event(&format!("e{i}"), TYPES[*ty], &format!("{{{}}}", props.join(",")))
+            })
+            .collect();
+        let (remembered, plain) = observed(&texts, 5);
+        proptest::prop_assert_eq!(remembered, plain);
+    }
 }

@@ -3,6 +3,7 @@
 //! The table itself is data (`table.rs`); this module looks entries up and holds the rules that
 //! apply to every event (CONTRACTS §3).
 
+mod index;
 mod table;
 
 use serde::{Deserialize, Serialize};
@@ -46,13 +47,22 @@ impl EventSpec {
     /// field it moves into `context`, renames or drops, or one forwarded by a general rule.
     /// Anything else arriving on this type is schema drift.
     pub fn documents(&self, field: &str) -> bool {
-        self.lists_property(field)
-            || self.passthrough.binary_search(&field).is_ok()
+        index::index()
+            .describes(self, field)
+            .unwrap_or_else(|| self.described_fields().any(|f| f == field))
             || never_forwarded(field)
-            || self.dropped.contains(&field)
-            || self.context_device.iter().any(|(_, from)| *from == field)
-            || self.context_traits.iter().any(|(_, from)| *from == field)
-            || self.renames.iter().any(|(from, _)| *from == field)
+    }
+
+    /// The fields this entry names: listed, passed through, dropped, moved into `context` or
+    /// renamed.
+    fn described_fields(&self) -> impl Iterator<Item = &'static str> {
+        let properties = self.properties.iter().chain(self.passthrough);
+        let moved = self.context_device.iter().chain(self.context_traits);
+        properties
+            .chain(self.dropped)
+            .copied()
+            .chain(moved.map(|(_, from)| *from))
+            .chain(self.renames.iter().map(|(from, _)| *from))
     }
 
     /// The Segment event name under a naming profile.
@@ -99,13 +109,7 @@ pub fn never_forwarded(property: &str) -> bool {
 
 /// The entry for an event type, by canonical name or legacy spelling.
 pub fn lookup(event_type: &str) -> Option<&'static EventSpec> {
-    match table::EVENT_SPECS.binary_search_by(|s| s.event_type.cmp(event_type)) {
-        Ok(i) => Some(&table::EVENT_SPECS[i]),
-        Err(_) if event_type.starts_with("users_") => table::EVENT_SPECS
-            .iter()
-            .find(|s| s.legacy_alias == Some(event_type)),
-        Err(_) => None,
-    }
+    index::index().spec(event_type)
 }
 
 /// All known canonical event types, sorted: the default event selection.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::config::{ConnectorConfig, Region};
-use crate::currents::{Envelope, RawEvent, RejectReason, Rejected, validate_event};
+use crate::currents::{Element, Events, RawEvent, RejectReason, Rejected, validate};
 use crate::delivery::{DeliveryMessage, Packer, QueuedEvent};
 use crate::drift;
 use crate::error::RequestError;
@@ -100,7 +100,7 @@ pub fn process(
     config: &ConnectorConfig,
     ctx: &ProcessContext<'_>,
 ) -> Result<Outcome, RequestError> {
-    let envelope = Envelope::parse(body)?;
+    let events = Events::new(body)?;
     let integrations =
         serde_json::value::to_raw_value(&config.integrations).expect("a JSON map serialises");
     let tctx = TranslateContext {
@@ -109,7 +109,7 @@ pub fn process(
         integrations: &integrations,
     };
     let mut outcome = Outcome {
-        received: envelope.events.len(),
+        received: 0,
         batches: Vec::new(),
         filtered: Vec::new(),
         quarantined: Vec::new(),
@@ -121,8 +121,10 @@ pub fn process(
         config.generation.as_deref(),
         ctx.received_ms,
     );
-    for (index, raw) in envelope.events.iter().enumerate() {
-        let ev = match validate_event(raw) {
+    for (index, element) in events.enumerate() {
+        let Element { raw, event } = element?;
+        outcome.received = index + 1;
+        let ev = match event.and_then(validate) {
             Ok(ev) => ev,
             Err(rejected) => {
                 outcome.quarantined.push(quarantine(index, raw, rejected));
@@ -159,9 +161,9 @@ pub fn process(
     Ok(outcome)
 }
 
-fn quarantine(index: usize, raw: &RawValue, rejected: Rejected) -> QuarantinedEvent {
+fn quarantine(index: usize, raw: &str, rejected: Rejected) -> QuarantinedEvent {
     // Best effort: the id and type help an operator find the event even when it is invalid.
-    let fields = serde_json::from_str::<RawEvent<'_>>(raw.get()).ok();
+    let fields = serde_json::from_str::<RawEvent<'_>>(raw).ok();
     let text = |r: Option<&RawValue>| r.and_then(|r| serde_json::from_str::<String>(r.get()).ok());
     QuarantinedEvent {
         index,
@@ -169,7 +171,8 @@ fn quarantine(index: usize, raw: &RawValue, rejected: Rejected) -> QuarantinedEv
         event_type: text(fields.as_ref().and_then(|e| e.event_type)),
         reason: rejected.reason,
         detail: rejected.detail,
-        raw: raw.to_owned(),
+        raw: RawValue::from_string(raw.to_owned())
+            .expect("an element the batch reader parsed is one JSON value"),
     }
 }
 

@@ -118,13 +118,36 @@ pub(crate) fn push_key(out: &mut String, key: &str) {
 /// copied as it is (every name and id from a Currents body without escapes); any other is
 /// escaped by `serde_json`, so the text is always what `serde_json` writes.
 pub(crate) fn push_string(out: &mut String, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if needs_escapes(s.as_bytes()) {
         out.push_str(&serde_json::to_string(s).expect("a string serialises"));
     } else {
         out.push('"');
         out.push_str(s);
         out.push('"');
     }
+}
+
+/// Whether `s` holds a byte JSON escapes: a control character, `"` or `\`. Eight bytes at a
+/// time: a byte below `n` (at most 128) leaves its high bit set in `x - n·0x01…01` and clear
+/// in `x`, and a byte equal to `c` is a zero byte of `x ^ c·0x01…01`; both tests are exact.
+fn needs_escapes(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH_BITS != 0;
+    let mut words = s.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        if below(x, 0x20)
+            || below(x ^ (ONES * u64::from(b'"')), 1)
+            || below(x ^ (ONES * u64::from(b'\\')), 1)
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Appends an ordered JSON object of borrowed pairs.
@@ -244,6 +267,34 @@ mod tests {
             let mut out = String::new();
             push_string(&mut out, &s);
             proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_word_at_a_time_check_finds_every_byte_to_escape() {
+        let naive = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        let fillers: [&[u8]; 4] = [b"a", "\u{e9}".as_bytes(), "\u{1f600}".as_bytes(), b"\x7f"];
+        for len in 0..20 {
+            for filler in fillers {
+                let base: Vec<u8> = filler.iter().copied().cycle().take(len).collect();
+                assert_eq!(needs_escapes(&base), naive(&base));
+                for at in 0..len {
+                    for b in 0..=0x7f_u8 {
+                        let mut s = base.clone();
+                        s[at] = b;
+                        assert_eq!(needs_escapes(&s), naive(&s), "{s:?}");
+                        // A second byte after it: borrows between bytes must not hide or invent one.
+                        for (next, after) in [(0x1f, b'!'), (b'"', b'#'), (b'\\', b']')] {
+                            if at + 1 < len {
+                                s[at + 1] = next;
+                                assert_eq!(needs_escapes(&s), naive(&s), "{s:?}");
+                                s[at + 1] = after;
+                                assert_eq!(needs_escapes(&s), naive(&s), "{s:?}");
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
