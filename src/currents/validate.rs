@@ -196,12 +196,18 @@ fn required_str<'a>(
     invalid: RejectReason,
 ) -> Result<Cow<'a, str>, Rejected> {
     let raw = present(raw).ok_or_else(|| Rejected::new(missing, format!("{field} is absent")))?;
-    let CowStr(value) = serde_json::from_str(raw.get()).map_err(|_| {
-        Rejected::new(
-            invalid,
-            format!("{field} is a {}, not a string", json_kind(raw.get())),
-        )
-    })?;
+    let value = match without_escapes(raw.get()) {
+        Some(plain) => Cow::Borrowed(plain),
+        None => {
+            let CowStr(value) = serde_json::from_str(raw.get()).map_err(|_| {
+                Rejected::new(
+                    invalid,
+                    format!("{field} is a {}, not a string", json_kind(raw.get())),
+                )
+            })?;
+            value
+        }
+    };
     if value.is_empty() {
         return Err(Rejected::new(missing, format!("{field} is empty")));
     }
@@ -214,12 +220,33 @@ fn required_str<'a>(
     Ok(value)
 }
 
+/// The text of a JSON string token without escapes, as it stands between its quotes: what
+/// parsing it would give (a valid token holds no raw quote or control character).
+fn without_escapes(token: &str) -> Option<&str> {
+    let text = token.strip_prefix('"')?.strip_suffix('"')?;
+    (!text.contains('\\')).then_some(text)
+}
+
 fn parse_time(raw: Option<&RawValue>) -> Result<i64, Rejected> {
     let raw =
         present(raw).ok_or_else(|| Rejected::new(RejectReason::MissingTime, "time is absent"))?;
+    let digits = raw.get();
+    // Up to 18 digits is what Braze sends and always fits: read without the number parser.
+    if (1..=18).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(seconds) = digits.parse::<i64>()
+        && seconds <= MAX_EVENT_TIME
+    {
+        return Ok(seconds);
+    }
+    parse_time_number(digits)
+}
+
+/// `time` read by serde_json's number parser, whatever the token.
+fn parse_time_number(raw: &str) -> Result<i64, Rejected> {
     let invalid = |detail: String| Rejected::new(RejectReason::InvalidTime, detail);
-    let number: serde_json::Number = serde_json::from_str(raw.get())
-        .map_err(|_| invalid(format!("time is a {}, not a number", json_kind(raw.get()))))?;
+    let number: serde_json::Number = serde_json::from_str(raw)
+        .map_err(|_| invalid(format!("time is a {}, not a number", json_kind(raw))))?;
     let Some(seconds) = number.as_i64() else {
         return Err(if number.is_u64() {
             invalid("time is beyond the 64-bit range".into())
@@ -404,6 +431,36 @@ mod tests {
         let u = validate_event(&u).unwrap().user;
         assert_eq!(u.external_user_id, None);
         assert_eq!(u.user_id.as_deref(), Some("b"));
+    }
+
+    fn raw_of(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_read_without_the_parser_are_what_the_parser_reads(s in "(?s).{0,40}") {
+            let token = raw_of(&serde_json::to_string(&s).unwrap());
+            let read = required_str(Some(&token), "id", RejectReason::MissingId, RejectReason::InvalidId);
+            let expected: Result<Cow<'_, str>, RejectReason> = if s.is_empty() {
+                Err(RejectReason::MissingId)
+            } else if s.len() > MAX_ID_BYTES {
+                Err(RejectReason::InvalidId)
+            } else {
+                Ok(Cow::Borrowed(s.as_str()))
+            };
+            proptest::prop_assert_eq!(read.map_err(|e| e.reason), expected);
+        }
+
+        #[test]
+        fn times_read_without_the_parser_are_what_the_parser_reads(
+            text in "-?[0-9]{1,22}(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?"
+        ) {
+            // Only valid JSON numbers (no leading zeros), as a `RawValue` holds.
+            if let Ok(raw) = RawValue::from_string(text.clone()) {
+                proptest::prop_assert_eq!(parse_time(Some(&raw)), parse_time_number(raw.get()));
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::config::Region;
-use crate::segment::{push_key, push_string};
+use crate::segment::{json_string_len, push_key, push_string};
 
 /// One translated event, from the batch it was packed in to the queue message and the Segment
 /// request: the one shape an event has on the delivery path.
@@ -29,6 +29,50 @@ pub struct QueuedEvent {
     pub message_id: String,
     /// The Segment `track` call.
     pub json: Box<RawValue>,
+}
+
+/// The keys of a queued event in its JSON, in order.
+const EVENT_KEYS: [&str; 4] = ["event_id", "event_type", "message_id", "json"];
+
+impl QueuedEvent {
+    /// Appends the event as `serde_json` writes it.
+    fn push_json(&self, out: &mut String) {
+        out.push('{');
+        if let Some(index) = self.index {
+            out.push_str(r#""index":"#);
+            push_number(out, index as u64);
+            out.push(',');
+        }
+        let strings = [&self.event_id, &self.event_type, &self.message_id];
+        for (i, (key, value)) in EVENT_KEYS.iter().zip(strings).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_string(out, key);
+            out.push(':');
+            push_string(out, value);
+        }
+        push_key(out, EVENT_KEYS[3]);
+        out.push_str(self.json.get());
+        out.push('}');
+    }
+
+    /// The length of the event's JSON, counted without writing it.
+    pub fn json_len(&self) -> usize {
+        let keys: usize = EVENT_KEYS.iter().map(|k| k.len() + 3).sum(); // "key":
+        let index = self
+            .index
+            .map_or(0, |i| r#""index":,"#.len() + decimal_digits(i as u64));
+        let strings = [&self.event_id, &self.event_type, &self.message_id];
+        let strings: usize = strings.iter().map(|s| json_string_len(s)).sum();
+        // Braces and the three commas between the four keyed values.
+        2 + index + keys + 3 + strings + self.json.get().len()
+    }
+}
+
+/// Digits of `n` in decimal.
+fn decimal_digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// A queue message body.
@@ -127,21 +171,10 @@ impl DeliveryMessage {
         }
         out.push_str(r#","events":["#);
         for (i, e) in self.events.iter().enumerate() {
-            out.push_str(if i == 0 { "{" } else { ",{" });
-            if let Some(index) = e.index {
-                out.push_str(r#""index":"#);
-                push_number(&mut out, index as u64);
+            if i > 0 {
                 out.push(',');
             }
-            out.push_str(r#""event_id":"#);
-            push_string(&mut out, &e.event_id);
-            push_key(&mut out, "event_type");
-            push_string(&mut out, &e.event_type);
-            push_key(&mut out, "message_id");
-            push_string(&mut out, &e.message_id);
-            push_key(&mut out, "json");
-            out.push_str(e.json.get());
-            out.push('}');
+            e.push_json(&mut out);
         }
         out.push_str("]}");
         out
@@ -274,6 +307,27 @@ pub(crate) mod tests {
         assert_eq!(m.to_json(), serde_json::to_string(&m).unwrap());
         let m = DeliveryMessage::new("a", "b", Region::Us, 0);
         assert_eq!(m.to_json(), serde_json::to_string(&m).unwrap());
+    }
+
+    #[test]
+    fn an_event_counts_the_bytes_serde_json_writes() {
+        let mut e = event(7, 40);
+        let cases: [(Option<usize>, &str); 6] = [
+            (Some(0), "e"),
+            (Some(9), "e"),
+            (Some(10), ""),
+            (Some(usize::MAX), "quo\"te\\ \u{1} é\u{7f}"),
+            (None, "plain"),
+            (None, "\n"),
+        ];
+        for (index, id) in cases {
+            (e.index, e.event_id) = (index, id.to_owned());
+            let text = serde_json::to_string(&e).unwrap();
+            assert_eq!(e.json_len(), text.len(), "{text}");
+            let mut written = String::new();
+            e.push_json(&mut written);
+            assert_eq!(written, text);
+        }
     }
 
     #[test]

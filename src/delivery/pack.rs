@@ -115,7 +115,7 @@ impl<'a> Packer<'a> {
         event: QueuedEvent,
     ) -> Result<(), TooLarge> {
         let bytes = event.json.get().len();
-        let event_bytes = json_len(&event);
+        let event_bytes = event.json_len();
         let slot = self
             .open
             .iter()

@@ -101,13 +101,7 @@ pub fn process(
     ctx: &ProcessContext<'_>,
 ) -> Result<Outcome, RequestError> {
     let events = Events::new(body)?;
-    let integrations =
-        serde_json::value::to_raw_value(&config.integrations).expect("a JSON map serialises");
-    let tctx = TranslateContext {
-        connector_id: ctx.connector_id,
-        nearest_region: ctx.nearest_region,
-        integrations: &integrations,
-    };
+    let tctx = TranslateContext::new(ctx.connector_id, ctx.nearest_region, config);
     let mut outcome = Outcome {
         received: 0,
         batches: Vec::new(),

@@ -8,8 +8,8 @@ pub mod retry;
 mod track;
 
 pub use retry::{Attempt, AttemptResult, Decision, RetryPolicy};
-pub use track::{PropValue, Track, format_timestamp, message_id};
-pub(crate) use track::{push_key, push_string};
+pub use track::{PropValue, Track, format_timestamp, library_json, message_id};
+pub(crate) use track::{json_string_len, push_key, push_string};
 
 use crate::config::Region;
 

@@ -47,8 +47,8 @@ pub struct Track<'a> {
     pub device: &'a [(&'a str, PropValue<'a>)],
     /// `context.traits`.
     pub traits: &'a [(&'a str, PropValue<'a>)],
-    /// `context.library`.
-    pub library: &'a Library,
+    /// `context.library`, rendered once per batch ([`library_json`]).
+    pub library: &'a RawValue,
     /// `integrations`, serialised once per batch.
     pub integrations: &'a RawValue,
 }
@@ -63,7 +63,8 @@ impl Track<'_> {
             .into_iter()
             .flatten();
         let values: usize = pairs.map(|(k, v)| k.len() + v.len_hint() + 4).sum();
-        let mut out = String::with_capacity(400 + values + self.integrations.get().len());
+        let fixed = self.library.get().len() + self.integrations.get().len();
+        let mut out = String::with_capacity(400 + values + fixed);
         out.push_str(r#"{"type":"track""#);
         let strings = [
             ("event", Some(self.event)),
@@ -85,11 +86,7 @@ impl Track<'_> {
         push_key(&mut out, "traits");
         push_object(&mut out, self.traits);
         push_key(&mut out, "library");
-        let library = [
-            ("name", PropValue::Str(&self.library.name)),
-            ("version", PropValue::Str(&self.library.version)),
-        ];
-        push_object(&mut out, &library);
+        out.push_str(self.library.get());
         out.push('}');
         push_key(&mut out, "integrations");
         out.push_str(self.integrations.get());
@@ -105,6 +102,17 @@ impl Track<'_> {
             RawValue::from_string_unchecked(out)
         }
     }
+}
+
+/// `context.library` as JSON: `{"name":…,"version":…}`.
+pub fn library_json(library: &Library) -> Box<RawValue> {
+    let pairs = [
+        ("name", PropValue::Str(&library.name)),
+        ("version", PropValue::Str(&library.version)),
+    ];
+    let mut out = String::new();
+    push_object(&mut out, &pairs);
+    RawValue::from_string(out).expect("an object of strings is JSON")
 }
 
 /// Appends `,"key":`.
@@ -124,6 +132,15 @@ pub(crate) fn push_string(out: &mut String, s: &str) {
         out.push('"');
         out.push_str(s);
         out.push('"');
+    }
+}
+
+/// The length of `s` as a JSON string, as [`push_string`] writes it.
+pub(crate) fn json_string_len(s: &str) -> usize {
+    if needs_escapes(s.as_bytes()) {
+        serde_json::to_string(s).expect("a string serialises").len()
+    } else {
+        s.len() + 2
     }
 }
 
@@ -317,7 +334,7 @@ mod tests {
 
     #[test]
     fn track_serialises_in_segment_shape() {
-        let lib = Library::default();
+        let lib = library_json(&Library::default());
         let integrations = RawValue::from_string(r#"{"Braze":false}"#.into()).unwrap();
         let raw = RawValue::from_string("[1, 2]".into()).unwrap();
         let props = [

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::config::{ConnectorConfig, Region};
 use crate::currents::ValidEvent;
 use crate::mapping::{self, CUSTOM_EVENT_NAME_PROPERTY, CUSTOM_EVENT_TYPE, EventSpec};
-use crate::segment::{PropValue, Track, format_timestamp, message_id};
+use crate::segment::{PropValue, Track, format_timestamp, library_json, message_id};
 
 /// Why the connector deliberately does not forward an event. Counted and reported, never silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -50,15 +50,35 @@ impl FilterReason {
 }
 
 /// What translation needs besides the event and the config; all supplied by the caller, so the
-/// core reads no clock and no request.
-#[derive(Debug, Clone, Copy)]
+/// core reads no clock and no request. The parts of a call that are the same for every event of
+/// a connector are rendered here, once per batch.
+#[derive(Debug, Clone)]
 pub struct TranslateContext<'a> {
     /// The connector's id (the KV key), scoping `messageId`.
     pub connector_id: &'a str,
     /// Region nearest the request's origin, for destinations with region `auto`.
     pub nearest_region: Option<Region>,
-    /// `integrations`, serialised once per batch.
-    pub integrations: &'a RawValue,
+    /// `integrations` as JSON.
+    integrations: Box<RawValue>,
+    /// `context.library` as JSON.
+    library: Box<RawValue>,
+}
+
+impl<'a> TranslateContext<'a> {
+    /// The context of a batch for `config`.
+    pub fn new(
+        connector_id: &'a str,
+        nearest_region: Option<Region>,
+        config: &ConnectorConfig,
+    ) -> Self {
+        TranslateContext {
+            connector_id,
+            nearest_region,
+            integrations: serde_json::value::to_raw_value(&config.integrations)
+                .expect("a JSON map serialises"),
+            library: library_json(&config.library),
+        }
+    }
 }
 
 /// A translated event with its routing.
@@ -143,8 +163,8 @@ pub fn translate<'c>(
         properties: &properties,
         device: &device,
         traits: &traits,
-        library: &config.library,
-        integrations: ctx.integrations,
+        library: &ctx.library,
+        integrations: &ctx.integrations,
     };
     Ok(Translated {
         destination,

@@ -28,12 +28,7 @@ fn run_at(
 ) -> Result<(String, Region, Value), FilterReason> {
     let raw = RawValue::from_string(event.to_string()).unwrap();
     let ev = validate_event(&raw).expect("test events are valid");
-    let integrations = serde_json::value::to_raw_value(&config.integrations).unwrap();
-    let ctx = TranslateContext {
-        connector_id: "acme",
-        nearest_region: nearest,
-        integrations: &integrations,
-    };
+    let ctx = TranslateContext::new("acme", nearest, config);
     let t = translate(&ev, config, &ctx)?;
     Ok((
         t.destination.to_owned(),
