@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The translator compiled to wasm (pkg/node), timed in Node: a proxy for the Worker's CPU time
 // per batch, which Miniflare does not expose. Same input as the native criterion benchmark
-// (tests/benches/translate.rs): the 50 golden samples cycled, each event with its own id.
+// (tests/benches/translate.rs): the golden samples cycled, each event with its own id.
 // Also times a serde-free baseline in the same run: JSON.parse of the input + JSON.stringify of
 // the output, what any JavaScript translator would at least do.
 // Then compares the two ways the full outcome can cross into JavaScript, for 1, 10 and 100-event
@@ -14,30 +14,14 @@
 // `bench` feature (see the last table) also times `BenchIngest`, the Worker's ingest of one batch.
 
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { goldenBatch as batch, goldenConfig as config } from "./bench-common.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PKG = process.env.RELAY_PKG ? path.resolve(process.env.RELAY_PKG) : path.join(ROOT, "pkg/node");
 const relay = createRequire(import.meta.url)(path.join(PKG, "currents_relay.js"));
-const golden = path.join(ROOT, "tests/golden");
-const config = JSON.parse(readFileSync(path.join(golden, "connector.json"), "utf8"));
-const samples = readdirSync(golden)
-  .filter((f) => f.endsWith(".braze.json"))
-  .sort()
-  .map((f) => JSON.parse(readFileSync(path.join(golden, f), "utf8")));
-
-function batch(n) {
-  const events = [];
-  for (let i = 0; i < n; i++) {
-    const e = structuredClone(samples[i % samples.length]);
-    e.id = `${i.toString(16).padStart(8, "0")}-5b2c-4a4e-9a8e-${(i * 7919).toString(16).padStart(12, "0")}`;
-    events.push(e);
-  }
-  return JSON.stringify({ events });
-}
 
 function time(fn, minMs = 2000) {
   for (let i = 0; i < 20; i++) fn();
