@@ -10,13 +10,13 @@ use serde_json::value::RawValue;
 
 /// A string that borrows from the input unless JSON escapes forced a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CowStr<'a>(pub Cow<'a, str>);
+pub struct CowStr<'a>(pub Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for CowStr<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = CowStr<'de>;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = CowStr<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string")
             }
@@ -30,7 +30,7 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
                 Ok(CowStr(Cow::Owned(v)))
             }
         }
-        d.deserialize_str(V)
+        d.deserialize_str(V(std::marker::PhantomData))
     }
 }
 
@@ -189,21 +189,23 @@ impl<'de> Container<'de> for Properties<'de> {
     }
 }
 
-/// The `user` object. Absent and `null` keys are both `None`; unknown keys are ignored.
+/// The `user` object. Absent and `null` keys are both `None`; unknown keys are ignored. Ids
+/// borrow from the body unless they hold escapes ([`CowStr`]: serde's own `Option<Cow<str>>`
+/// always copies).
 #[derive(Debug, Default, Deserialize)]
 pub struct RawUser<'a> {
     /// Braze's own user id (becomes Segment's `anonymousId`).
     #[serde(borrow, default)]
-    pub user_id: Option<Cow<'a, str>>,
+    pub user_id: Option<CowStr<'a>>,
     /// The customer's id for the user (becomes Segment's `userId`).
     #[serde(borrow, default)]
-    pub external_user_id: Option<Cow<'a, str>>,
+    pub external_user_id: Option<CowStr<'a>>,
     /// The device the event happened on (becomes `properties.device_id` where listed).
     #[serde(borrow, default)]
-    pub device_id: Option<Cow<'a, str>>,
+    pub device_id: Option<CowStr<'a>>,
     /// The user's time zone: never forwarded (Braze's export drops it too).
     #[serde(borrow, default)]
-    pub timezone: Option<Cow<'a, str>>,
+    pub timezone: Option<CowStr<'a>>,
 }
 
 /// Event properties in Braze's order, values still raw JSON. A repeated key keeps its last
@@ -286,6 +288,18 @@ mod tests {
         assert!(matches!(plain.0, Cow::Borrowed("abc")));
         let escaped: CowStr = serde_json::from_str(r#""a\"c""#).unwrap();
         assert!(matches!(escaped.0, Cow::Owned(ref s) if s == "a\"c"));
+    }
+
+    #[test]
+    fn user_ids_borrow_unless_escaped() {
+        let user: RawUser = serde_json::from_str(
+            r#"{"user_id":"b1","external_user_id":"u\u0031","device_id":null,"timezone":"UTC"}"#,
+        )
+        .unwrap();
+        assert!(matches!(user.user_id, Some(CowStr(Cow::Borrowed("b1")))));
+        assert!(matches!(user.external_user_id, Some(CowStr(Cow::Owned(ref s))) if s == "u1"));
+        assert!(user.device_id.is_none());
+        assert!(matches!(user.timezone, Some(CowStr(Cow::Borrowed("UTC")))));
     }
 
     #[test]

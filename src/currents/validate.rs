@@ -268,8 +268,8 @@ fn parse_time_number(raw: &str) -> Result<i64, Rejected> {
     Ok(seconds)
 }
 
-fn non_empty(v: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
-    v.filter(|s| !s.is_empty())
+fn non_empty(v: Option<CowStr<'_>>) -> Option<Cow<'_, str>> {
+    v.map(|CowStr(s)| s).filter(|s| !s.is_empty())
 }
 
 fn parse_user(raw: Option<&RawValue>) -> Result<User<'_>, Rejected> {

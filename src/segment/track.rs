@@ -257,9 +257,20 @@ pub fn message_id(scope: MessageIdScope, connector_id: &str, event_id: &str) -> 
     out
 }
 
+/// A `track` call's `timestamp`: `YYYY-MM-DDTHH:MM:SS.000Z`, held without an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp([u8; 24]);
+
+impl Timestamp {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("digits and ASCII punctuation")
+    }
+}
+
 /// UNIX seconds → `YYYY-MM-DDTHH:MM:SS.000Z`. `None` outside years 0000-9999 (validation keeps
 /// event times inside).
-pub fn format_timestamp(unix_seconds: i64) -> Option<String> {
+pub fn format_timestamp(unix_seconds: i64) -> Option<Timestamp> {
     let t = time::OffsetDateTime::from_unix_timestamp(unix_seconds).ok()?;
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let fields = [
@@ -270,16 +281,17 @@ pub fn format_timestamp(unix_seconds: i64) -> Option<String> {
         (u32::from(t.minute()), 10, b':'),
         (u32::from(t.second()), 10, b'.'),
     ];
-    let mut text = Vec::with_capacity(24);
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut at = 0;
     for (value, mut place, then) in fields {
         while place > 0 {
-            text.push(b'0' + (value / place % 10) as u8);
-            place /= 10;
+            text[at] = b'0' + (value / place % 10) as u8;
+            (at, place) = (at + 1, place / 10);
         }
-        text.push(then);
+        text[at] = then;
+        at += 1;
     }
-    text.extend_from_slice(b"000Z");
-    String::from_utf8(text).ok()
+    Some(Timestamp(text))
 }
 
 #[cfg(test)]
@@ -288,17 +300,20 @@ mod tests {
 
     #[test]
     fn timestamps_are_iso_8601_with_milliseconds() {
-        assert_eq!(format_timestamp(0).unwrap(), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            format_timestamp(1_477_502_783).unwrap(),
+            format_timestamp(0).unwrap().as_str(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(1_477_502_783).unwrap().as_str(),
             "2016-10-26T17:26:23.000Z"
         );
         assert_eq!(
-            format_timestamp(2_033_802_504).unwrap(),
+            format_timestamp(2_033_802_504).unwrap().as_str(),
             "2034-06-13T09:08:24.000Z"
         );
         assert_eq!(
-            format_timestamp(253_402_300_799).unwrap(),
+            format_timestamp(253_402_300_799).unwrap().as_str(),
             "9999-12-31T23:59:59.000Z"
         );
         assert_eq!(format_timestamp(253_402_300_800), None);

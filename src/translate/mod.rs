@@ -161,7 +161,7 @@ pub fn translate<'c>(
         user_id,
         anonymous_id,
         message_id: &message_id,
-        timestamp: &timestamp,
+        timestamp: timestamp.as_str(),
         properties: &properties,
         device: &device,
         traits: &traits,
