@@ -7,6 +7,8 @@
 //! write key travels in a message: the consumer reads it from the connector config at send
 //! time, which is also what lets a restored key release held events.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -23,8 +25,9 @@ pub struct QueuedEvent {
     pub index: Option<usize>,
     /// Braze's event id.
     pub event_id: String,
-    /// Braze's event type.
-    pub event_type: String,
+    /// Braze's event type (the table's own text when it is a known type's canonical name, so
+    /// most events carry no copy of it).
+    pub event_type: Cow<'static, str>,
     /// Segment `messageId` (unchanged across retries and replays, so Segment dedupes).
     pub message_id: String,
     /// The Segment `track` call.
@@ -43,7 +46,7 @@ impl QueuedEvent {
             push_number(out, index as u64);
             out.push(',');
         }
-        let strings = [&self.event_id, &self.event_type, &self.message_id];
+        let strings = [self.event_id.as_str(), &self.event_type, &self.message_id];
         for (i, (key, value)) in EVENT_KEYS.iter().zip(strings).enumerate() {
             if i > 0 {
                 out.push(',');
@@ -63,7 +66,7 @@ impl QueuedEvent {
         let index = self
             .index
             .map_or(0, |i| r#""index":,"#.len() + decimal_digits(i as u64));
-        let strings = [&self.event_id, &self.event_type, &self.message_id];
+        let strings = [self.event_id.as_str(), &self.event_type, &self.message_id];
         let strings: usize = strings.iter().map(|s| json_string_len(s)).sum();
         // Braces and the three commas between the four keyed values.
         2 + index + keys + 3 + strings + self.json.get().len()

@@ -4,6 +4,8 @@
 //! input event ends in exactly one of the three. Along the way each valid event is checked
 //! against the mapping table: what it does not describe is the batch's drift report.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -138,10 +140,14 @@ pub fn process(
                 continue;
             }
         };
+        let event_type = match ev.spec {
+            Some(spec) if spec.event_type == ev.event_type => Cow::Borrowed(spec.event_type),
+            _ => Cow::Owned(ev.event_type.into_owned()),
+        };
         let event = QueuedEvent {
             index: Some(index),
             event_id: ev.id.into_owned(),
-            event_type: ev.event_type.into_owned(),
+            event_type,
             message_id: translated.message_id,
             json: translated.json,
         };

@@ -142,7 +142,7 @@ impl QuarantineDoc {
             .map(|e| QuarantineEntry {
                 index: e.index,
                 event_id: Some(e.event_id.clone()),
-                event_type: Some(e.event_type.clone()),
+                event_type: Some(e.event_type.to_string()),
                 reason: reason.code().to_owned(),
                 detail: detail.to_owned(),
                 message_id: Some(e.message_id.clone()),

@@ -83,7 +83,7 @@ pub fn replay(
             Some(QueuedEvent {
                 index: e.index,
                 event_id: e.event_id.clone().unwrap_or_default(),
-                event_type: e.event_type.clone().unwrap_or_default(),
+                event_type: e.event_type.clone().unwrap_or_default().into(),
                 message_id: e.message_id.clone()?,
                 json: e.segment.clone()?,
             })
@@ -104,7 +104,7 @@ pub fn replay(
             .extend(refused.into_iter().map(|r| QuarantinedEvent {
                 index: r.event.index.unwrap_or_default(),
                 event_id: Some(r.event.event_id.clone()),
-                event_type: Some(r.event.event_type.clone()),
+                event_type: Some(r.event.event_type.to_string()),
                 reason: RejectReason::EventTooLarge,
                 detail: r.detail(),
                 raw: r.event.json,
