@@ -127,3 +127,36 @@ fn outcome_serialises_for_the_browser_and_logs() {
         "the write key never leaves the config"
     );
 }
+
+#[test]
+fn a_batch_broken_after_its_events_fails_whole() {
+    // The events are read as they come; what follows them still decides the request.
+    let events = json!([good("a"), good("b"), {"id": 1}]).to_string();
+    for tail in [" x", ",\"events\":[]", "", "]", ",}"] {
+        let body = format!(r#"{{"events":{events}{tail}}}"#);
+        let expected = crate::currents::Envelope::parse(body.as_bytes()).err();
+        let got = process(body.as_bytes(), &config(), &CTX).err();
+        assert_eq!(got, expected, "{body}");
+        assert_eq!(got.is_some(), !tail.is_empty(), "{body}");
+    }
+}
+
+#[test]
+fn a_quarantined_element_is_its_exact_text() {
+    let body = "{\"events\":[ 7 ,\n  {\"id\" : \"a\", \"id\":\"b\"} , [ ] ]}";
+    let out = process(body.as_bytes(), &config(), &CTX).unwrap();
+    let raws: Vec<(&str, RejectReason)> = out
+        .quarantined
+        .iter()
+        .map(|q| (q.raw.get(), q.reason))
+        .collect();
+    assert_eq!(
+        raws,
+        [
+            ("7", RejectReason::NotAnObject),
+            (r#"{"id" : "a", "id":"b"}"#, RejectReason::MalformedEvent),
+            ("[ ]", RejectReason::NotAnObject),
+        ]
+    );
+    assert_eq!(out.received, 3);
+}
