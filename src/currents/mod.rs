@@ -71,10 +71,7 @@ impl<'a> Envelope<'a> {
     /// credentials that way (CONTRACTS §1). Anything that is not an object with an `events` array
     /// is a [`RequestError`] naming what is wrong; unknown top-level keys are ignored.
     pub fn parse(body: &'a [u8]) -> Result<Self, RequestError> {
-        let text = std::str::from_utf8(body).map_err(|e| RequestError::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        })?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = body_text(body)?;
         let trimmed = text.trim_start();
         if trimmed.is_empty() {
             return Ok(Envelope { events: Vec::new() });
@@ -95,6 +92,14 @@ impl<'a> Envelope<'a> {
             Some(Shaped::Wrong(found)) => Err(RequestError::EventsNotArray { found }),
         }
     }
+}
+
+/// A request body as text: UTF-8 (JSON must be), without a leading byte order mark.
+fn body_text(body: &[u8]) -> Result<&str, RequestError> {
+    let text = std::str::from_utf8(body).map_err(|e| RequestError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 /// The JSON kind of a raw value, from its first byte, for error messages.

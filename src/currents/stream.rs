@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use super::fields::{CowStr, RawEvent};
 use super::validate::{RejectReason, Rejected};
-use super::{Envelope, json_kind};
+use super::{Envelope, body_text, json_kind};
 use crate::error::{RequestError, message_without_position};
 
 /// One element of the `events` array.
@@ -83,10 +83,7 @@ impl<'a> Events<'a> {
     /// Starts reading a request body: the checks of [`Envelope::parse`] on the body as a whole
     /// (UTF-8, an optional byte order mark, empty means no events, an object) happen here.
     pub fn new(body: &'a [u8]) -> Result<Self, RequestError> {
-        let text = std::str::from_utf8(body).map_err(|e| RequestError::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        })?;
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = body_text(body)?;
         let mut events = Events {
             body,
             text,

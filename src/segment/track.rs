@@ -53,6 +53,7 @@ impl<'a> Key<'a> {
 
     /// A name as the event parser read it. Borrowed from the body, it held no escape there, and
     /// a JSON text holds no raw quote or control character: it needs no escapes written out.
+    #[allow(clippy::ptr_arg)] // the variant is what is read, not only the text
     pub fn read(name: &'a Cow<'_, str>) -> Self {
         match name {
             Cow::Borrowed(name) => Key { name, plain: true },
