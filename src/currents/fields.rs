@@ -288,8 +288,8 @@ mod tests {
         assert!(matches!(plain.0, Cow::Borrowed("abc")));
         let escaped: CowStr = serde_json::from_str(r#""a\"c""#).unwrap();
         assert!(matches!(escaped.0, Cow::Owned(ref s) if s == "a\"c"));
-        // What a borrowed string can never hold, so the writer copies it without escaping
-        // (`segment::Key::read`): a raw control character is not JSON.
+        // What a string token can never hold, so one without escapes is its own value
+        // (`validate::without_escapes`): a raw control character is not JSON.
         for raw in ["\"a\u{1}b\"", "\"a\nb\"", "\"\u{1f}\""] {
             assert!(serde_json::from_str::<CowStr>(raw).is_err(), "{raw:?}");
         }

@@ -2,8 +2,6 @@
 //! property values are copied as the raw JSON Braze sent, never rebuilt as a value tree, and the
 //! text is what `serde_json` writes for the same object (compact, keys in this order).
 
-use std::borrow::Cow;
-
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
@@ -30,43 +28,6 @@ impl PropValue<'_> {
     }
 }
 
-/// A key of the call's objects, and whether it is known to need no escapes: a name read from the
-/// Currents body without escapes, or one of the relay's and the table's own.
-#[derive(Debug, Clone, Copy)]
-pub struct Key<'a> {
-    name: &'a str,
-    plain: bool,
-}
-
-impl<'a> Key<'a> {
-    /// A key that may need escapes.
-    pub fn new(name: &'a str) -> Self {
-        Key { name, plain: false }
-    }
-
-    /// One of the relay's or the table's names, which need no escapes (held by a test of the
-    /// table, and checked in debug builds).
-    pub fn plain(name: &'a str) -> Self {
-        debug_assert!(!needs_escapes(name.as_bytes()), "{name:?}");
-        Key { name, plain: true }
-    }
-
-    /// A name as the event parser read it. Borrowed from the body, it held no escape there, and
-    /// a JSON text holds no raw quote or control character: it needs no escapes written out.
-    #[allow(clippy::ptr_arg)] // the variant is what is read, not only the text
-    pub fn read(name: &'a Cow<'_, str>) -> Self {
-        match name {
-            Cow::Borrowed(name) => Key { name, plain: true },
-            Cow::Owned(name) => Key::new(name),
-        }
-    }
-
-    /// The name.
-    pub fn name(&self) -> &'a str {
-        self.name
-    }
-}
-
 /// A Segment `track` call ready to write.
 #[derive(Debug)]
 pub struct Track<'a> {
@@ -81,11 +42,11 @@ pub struct Track<'a> {
     /// ISO-8601 UTC with milliseconds.
     pub timestamp: &'a str,
     /// `properties`.
-    pub properties: &'a [(Key<'a>, PropValue<'a>)],
+    pub properties: &'a [(&'a str, PropValue<'a>)],
     /// `context.device`.
-    pub device: &'a [(Key<'a>, PropValue<'a>)],
+    pub device: &'a [(&'a str, PropValue<'a>)],
     /// `context.traits`.
-    pub traits: &'a [(Key<'a>, PropValue<'a>)],
+    pub traits: &'a [(&'a str, PropValue<'a>)],
     /// `context.library`, rendered once per batch ([`library_json`]).
     pub library: &'a RawValue,
     /// `integrations`, serialised once per batch.
@@ -101,7 +62,7 @@ impl Track<'_> {
         let pairs = [self.properties, self.device, self.traits]
             .into_iter()
             .flatten();
-        let values: usize = pairs.map(|(k, v)| k.name.len() + v.len_hint() + 4).sum();
+        let values: usize = pairs.map(|(k, v)| k.len() + v.len_hint() + 4).sum();
         let fixed = self.library.get().len() + self.integrations.get().len();
         let mut out = String::with_capacity(400 + values + fixed);
         out.push_str(r#"{"type":"track""#);
@@ -146,8 +107,8 @@ impl Track<'_> {
 /// `context.library` as JSON: `{"name":…,"version":…}`.
 pub fn library_json(library: &Library) -> Box<RawValue> {
     let pairs = [
-        (Key::plain("name"), PropValue::Str(&library.name)),
-        (Key::plain("version"), PropValue::Str(&library.version)),
+        ("name", PropValue::Str(&library.name)),
+        ("version", PropValue::Str(&library.version)),
     ];
     let mut out = String::new();
     push_object(&mut out, &pairs);
@@ -207,19 +168,13 @@ fn needs_escapes(s: &[u8]) -> bool {
 }
 
 /// Appends an ordered JSON object of borrowed pairs.
-fn push_object(out: &mut String, pairs: &[(Key<'_>, PropValue<'_>)]) {
+fn push_object(out: &mut String, pairs: &[(&str, PropValue<'_>)]) {
     out.push('{');
     for (i, (key, value)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        if key.plain {
-            out.push('"');
-            out.push_str(key.name);
-            out.push('"');
-        } else {
-            push_string(out, key.name);
-        }
+        push_string(out, key);
         out.push(':');
         match value {
             PropValue::Raw(r) => out.push_str(r.get()),
@@ -397,11 +352,10 @@ mod tests {
         let lib = library_json(&Library::default());
         let integrations = RawValue::from_string(r#"{"Braze":false}"#.into()).unwrap();
         let raw = RawValue::from_string("[1, 2]".into()).unwrap();
-        let escaped = Cow::Owned("k\u{1}".to_owned());
         let props = [
-            (Key::plain("list"), PropValue::Raw(&raw)),
-            (Key::new("device_id"), PropValue::Str("d\"1")),
-            (Key::read(&escaped), PropValue::Str("")),
+            ("list", PropValue::Raw(&raw)),
+            ("device_id", PropValue::Str("d\"1")),
+            ("k\u{1}", PropValue::Str("")),
         ];
         let t = Track {
             event: "Email Opened",

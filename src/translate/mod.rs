@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::config::{ConnectorConfig, Region};
 use crate::currents::ValidEvent;
 use crate::mapping::{self, CUSTOM_EVENT_NAME_PROPERTY, CUSTOM_EVENT_TYPE, EventSpec};
-use crate::segment::{Key, PropValue, Track, format_timestamp, library_json, message_id};
+use crate::segment::{PropValue, Track, format_timestamp, library_json, message_id};
 
 /// Why the connector deliberately does not forward an event. Counted and reported, never silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -104,11 +104,10 @@ pub fn translate<'c>(
     let (user_id, anonymous_id) = identity(ev, config)?;
     let (destination, region) = route(ev, config, ctx.nearest_region)?;
 
-    let mut properties: Vec<(Key<'_>, PropValue<'_>)> =
-        Vec::with_capacity(ev.properties.0.len() + 1);
-    let mut device: Vec<(Key<'_>, PropValue<'_>)> = Vec::new();
-    let mut traits: Vec<(Key<'_>, PropValue<'_>)> = Vec::new();
-    let mut renamed: Vec<(Key<'_>, PropValue<'_>)> = Vec::new();
+    let mut properties: Vec<(&str, PropValue<'_>)> = Vec::with_capacity(ev.properties.0.len() + 1);
+    let mut device: Vec<(&str, PropValue<'_>)> = Vec::new();
+    let mut traits: Vec<(&str, PropValue<'_>)> = Vec::new();
+    let mut renamed: Vec<(&str, PropValue<'_>)> = Vec::new();
     let (device_from, traits_from, renames, dropped) = match ev.spec {
         Some(spec) => (
             spec.context_device,
@@ -123,19 +122,18 @@ pub fn translate<'c>(
             &[][..],
         ),
     };
-    for (name, value) in &ev.properties.0 {
-        let key = Key::read(name);
-        let name = key.name();
-        if value.get() == "null" || mapping::never_forwarded(name) || dropped.contains(&name) {
+    for (key, value) in &ev.properties.0 {
+        let key = key.as_ref();
+        if value.get() == "null" || mapping::never_forwarded(key) || dropped.contains(&key) {
             continue;
         }
         let value = PropValue::Raw(value);
-        if let Some((to, _)) = device_from.iter().find(|(_, from)| *from == name) {
-            place(&mut device, &mut properties, Key::plain(to), key, value);
-        } else if let Some((to, _)) = traits_from.iter().find(|(_, from)| *from == name) {
-            place(&mut traits, &mut properties, Key::plain(to), key, value);
-        } else if let Some((_, to)) = renames.iter().find(|(from, _)| *from == name) {
-            renamed.push((Key::plain(to), value));
+        if let Some((to, _)) = device_from.iter().find(|(_, from)| *from == key) {
+            place(&mut device, &mut properties, to, key, value);
+        } else if let Some((to, _)) = traits_from.iter().find(|(_, from)| *from == key) {
+            place(&mut traits, &mut properties, to, key, value);
+        } else if let Some((_, to)) = renames.iter().find(|(from, _)| *from == key) {
+            renamed.push((to, value));
         } else {
             properties.push((key, value));
         }
@@ -143,11 +141,11 @@ pub fn translate<'c>(
     if let Some(device_id) = ev.user.device_id.as_deref()
         && ev.spec.is_none_or(|s| s.lists_property("device_id"))
     {
-        renamed.push((Key::plain("device_id"), PropValue::Str(device_id)));
+        renamed.push(("device_id", PropValue::Str(device_id)));
     }
     // Renamed and supplied values win over a same-named original (e.g. `url` → `link_url`).
     for (key, value) in renamed {
-        match properties.iter_mut().find(|(k, _)| k.name() == key.name()) {
+        match properties.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => properties.push((key, value)),
         }
@@ -179,13 +177,13 @@ pub fn translate<'c>(
 /// Moves a property into a `context` section, unless another property already filled that key
 /// there (an unknown type with both phone fields): then it stays a property, never lost.
 fn place<'e>(
-    section: &mut Vec<(Key<'e>, PropValue<'e>)>,
-    properties: &mut Vec<(Key<'e>, PropValue<'e>)>,
-    to: Key<'e>,
-    key: Key<'e>,
+    section: &mut Vec<(&'e str, PropValue<'e>)>,
+    properties: &mut Vec<(&'e str, PropValue<'e>)>,
+    to: &'e str,
+    key: &'e str,
     value: PropValue<'e>,
 ) {
-    if section.iter().any(|(k, _)| k.name() == to.name()) {
+    if section.iter().any(|(k, _)| *k == to) {
         properties.push((key, value));
     } else {
         section.push((to, value));

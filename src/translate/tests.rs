@@ -362,29 +362,3 @@ fn unicode_and_escapes_survive_verbatim() {
         "Soldes d’été 🌞 \u{0007}"
     );
 }
-
-/// The translator writes the table's names as keys without escaping them (`Key::plain`).
-#[test]
-fn the_names_the_table_writes_need_no_escapes() {
-    let specs = crate::mapping::known_event_types().filter_map(crate::mapping::lookup);
-    let mut names: Vec<&str> = vec!["device_id"];
-    for spec in specs {
-        names.extend(spec.context_device.iter().map(|(to, _)| *to));
-        names.extend(spec.context_traits.iter().map(|(to, _)| *to));
-        names.extend(spec.renames.iter().map(|(_, to)| *to));
-    }
-    names.extend(
-        crate::mapping::UNKNOWN_CONTEXT_DEVICE
-            .iter()
-            .map(|(to, _)| *to),
-    );
-    names.extend(
-        crate::mapping::UNKNOWN_CONTEXT_TRAITS
-            .iter()
-            .map(|(to, _)| *to),
-    );
-    assert!(names.len() > 40, "{}", names.len());
-    for name in names {
-        assert_eq!(serde_json::to_string(name).unwrap(), format!("\"{name}\""));
-    }
-}
