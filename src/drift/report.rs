@@ -67,13 +67,19 @@ impl Entry {
 /// One event's properties (names and kinds) and how many were left out.
 type Example = (Vec<(String, Kind)>, u64);
 
+/// An event's properties that count: names with the kind of their value, `null`s left out.
+fn present<'p>(
+    properties: &'p [(Cow<'_, str>, &RawValue)],
+) -> impl Iterator<Item = (&'p str, Kind)> {
+    properties
+        .iter()
+        .filter_map(|(name, raw)| Some((name.as_ref(), Kind::of(raw.get())?)))
+}
+
 fn example_of(properties: &[(Cow<'_, str>, &RawValue)]) -> Example {
     let mut kept = Vec::new();
     let mut omitted = 0;
-    for (name, kind) in properties
-        .iter()
-        .filter_map(|(name, raw)| Some((name, Kind::of(raw.get())?)))
-    {
+    for (name, kind) in present(properties) {
         if kept.len() < MAX_EXAMPLE_PROPERTIES {
             kept.push((cut(name).into_owned(), kind));
         } else {
@@ -136,10 +142,7 @@ impl Report {
         };
         let mut example: Option<Example> = None;
         let mut documented = true;
-        let present = props
-            .iter()
-            .filter_map(|(name, raw)| Some((name, Kind::of(raw.get())?)));
-        for (position, (name, kind)) in present.enumerate() {
+        for (position, (name, kind)) in present(props).enumerate() {
             if spec.documents(name) {
                 continue;
             }
@@ -157,13 +160,8 @@ impl Report {
     /// [`Self::observe_noting`] of an event with the same property names.
     pub(super) fn observe_again(&mut self, ev: &ValidEvent<'_>, at_ms: u64, drifted: &[usize]) {
         let mut example: Option<Example> = None;
-        let present = ev
-            .properties
-            .0
-            .iter()
-            .filter_map(|(name, raw)| Some((name, Kind::of(raw.get())?)));
         let mut positions = drifted.iter().copied().peekable();
-        for (position, (name, kind)) in present.enumerate() {
+        for (position, (name, kind)) in present(&ev.properties.0).enumerate() {
             if positions.next_if_eq(&position).is_some() {
                 self.undocumented(ev, name, kind, at_ms, &mut example);
             }
