@@ -124,7 +124,8 @@ impl<'a> Events<'a> {
         Ok(())
     }
 
-    /// Reads one value of type `T` at the current position (after whitespace) with serde_json.
+    /// Reads one value of type `T` at the current position (after whitespace) with serde_json,
+    /// and moves past it; on failure the position stays where the value begins.
     fn value<T: serde::Deserialize<'a>>(&mut self) -> Result<(T, &'a str), OutOfPlace> {
         self.skip_whitespace();
         let rest = &self.text[self.pos..];
@@ -143,17 +144,13 @@ impl<'a> Events<'a> {
     /// or an object that is not an event (a repeated field), as JSON first and then judged.
     fn element(&mut self) -> Result<Element<'a>, OutOfPlace> {
         self.skip_whitespace();
-        if self.peek() == Some(b'{') {
-            let rest = &self.text[self.pos..];
-            let mut stream = Deserializer::from_str(rest).into_iter::<RawEvent<'a>>();
-            if let Some(Ok(event)) = stream.next() {
-                let end = stream.byte_offset();
-                self.pos += end;
-                return Ok(Element {
-                    raw: &rest[..end],
-                    event: Ok(event),
-                });
-            }
+        if self.peek() == Some(b'{')
+            && let Ok((event, raw)) = self.value::<RawEvent<'a>>()
+        {
+            return Ok(Element {
+                raw,
+                event: Ok(event),
+            });
         }
         let (_, raw) = self.value::<IgnoredAny>()?;
         Ok(Element::from_text(raw))
