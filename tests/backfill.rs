@@ -225,6 +225,23 @@ fn bad_input_is_named_by_file_and_record_and_the_run_goes_on() {
         fields.push(("blob".into(), Avro::Bytes(vec![0, 159, 146, 150])));
     }
     write_avro(&g, &schema_g, rec, Codec::Null, 10);
+    // H: a custom event whose properties are not JSON, between two good ones.
+    let custom = entry("users.behaviors.CustomEvent");
+    let h = braze_path(&export, &custom.event_type, "2026-11-30-11", 5);
+    let mut rec = records(&custom, "h", 3);
+    let Avro::Record(fields) = &mut rec[1] else {
+        panic!()
+    };
+    match &mut fields
+        .iter_mut()
+        .find(|(n, _)| n == "properties")
+        .unwrap()
+        .1
+    {
+        Avro::Union(_, value) => **value = Avro::String("{oops".into()),
+        value => *value = Avro::String("{oops".into()),
+    }
+    write_avro(&h, &schema(&custom), rec, Codec::Null, 10);
 
     let (lines, err, status) = dry_run(&dir, &["--quarantine", "q.jsonl"]);
     assert_eq!(status, 3, "unreadable files: incomplete\n{err}");
@@ -242,7 +259,8 @@ fn bad_input_is_named_by_file_and_record_and_the_run_goes_on() {
         "the two whole blocks"
     );
     assert_eq!(printed[&path(&e)], vec![0, 1]);
-    assert_eq!(printed.len(), 3, "{printed:?}");
+    assert_eq!(printed[&path(&h)], vec![0, 2]);
+    assert_eq!(printed.len(), 4, "{printed:?}");
     let brand_new_call = lines
         .iter()
         .find(|l| l["file"] == path(&e).as_str())
@@ -294,6 +312,7 @@ fn bad_input_is_named_by_file_and_record_and_the_run_goes_on() {
         (name(&f), 0, "unknown_event_type"),
         (name(&g), 0, "unsupported_value"),
         (name(&g), 1, "unsupported_value"),
+        (name(&h), 1, "invalid_properties_json"),
     ] {
         let expected = (expected.0, expected.1, expected.2.to_owned());
         assert!(
@@ -301,7 +320,7 @@ fn bad_input_is_named_by_file_and_record_and_the_run_goes_on() {
             "{expected:?} not in {reasons:?}"
         );
     }
-    assert_eq!(q.len(), 7, "{reasons:?}");
+    assert_eq!(q.len(), 8, "{reasons:?}");
     let invalid = q.iter().find(|l| l["reason"] == "invalid_time").unwrap();
     assert_eq!(invalid["raw"]["time"], -5, "the raw record is kept");
     assert_eq!(invalid["raw"]["id"], "a-1");
@@ -347,6 +366,25 @@ fn selection_by_type_and_queue_hour() {
             10,
         );
     }
+    // A file without a `date=` folder: its records are selected one by one, by their own
+    // `time` (10:15 and 11:15 outside the window, 10:45 inside) and type.
+    let mut loose = records(&open, "loose", 5);
+    for (r, time) in loose
+        .iter_mut()
+        .zip([1_796_033_700, 1_796_035_500, 1_796_037_300])
+    {
+        set_field(r, "time", Avro::Int(time));
+    }
+    for r in &mut loose[3..] {
+        set_field(r, "time", Avro::Int(1_796_035_500));
+    }
+    write_avro(
+        &export.join("loose/event_type=users.messages.email.Open/opens.avro"),
+        &schema(&open),
+        loose,
+        Codec::Null,
+        10,
+    );
     let (lines, err, status) = dry_run(
         &dir,
         &[
@@ -369,14 +407,21 @@ fn selection_by_type_and_queue_hour() {
         .collect();
     assert_eq!(
         lines.len(),
-        2,
-        "only the 10:00 hour of opens: {ids:?}\n{err}"
+        5,
+        "the 10:00 hour of opens, and the loose file's records 1, 3 and 4: {ids:?}\n{err}"
     );
     assert!(lines.iter().all(|l| l["call"]["event"] == "Email Opened"));
+    let loose: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["file"].as_str().unwrap().ends_with("opens.avro"))
+        .map(|l| l["record"].as_u64().unwrap())
+        .collect();
+    assert_eq!(loose, [1, 3, 4], "{err}");
     assert!(
         err.contains("3 skipped by --types/--since/--until"),
         "{err}"
     );
+    assert!(err.contains("filtered: 2 (outside_window 2)"), "{err}");
 }
 
 #[test]

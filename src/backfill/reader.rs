@@ -15,7 +15,7 @@ use super::cli::Options;
 use super::clock::Stopwatch;
 use super::coord::{At, Note};
 use super::decode::{FileCtx, Work};
-use super::record::{Mapped, map_record, raw_record};
+use super::record::{Appended, map_record_into, raw_record};
 use super::requests::{Origin, Request, RequestPacker};
 use super::run::dispatch;
 use super::tally::QuarantineLine;
@@ -142,11 +142,20 @@ impl Reader<'_> {
             return;
         }
         // (position in `records`, the mapped event) of the records that go on to `process()`.
-        let mut kept: Vec<(usize, Mapped)> = Vec::with_capacity(records.len());
+        // Each record is written straight into the body `process()` reads, once; a record that
+        // does not go on is taken out again (`mark`).
+        let mut body = String::with_capacity(16 + 512 * records.len());
+        body.push_str(r#"{"events":["#);
+        let mut kept: Vec<(usize, Appended<'_>)> = Vec::with_capacity(records.len());
         for (i, (record, value)) in records.iter().enumerate() {
-            let mapped = match map_record(value, cur.meta.event_type.as_deref()) {
+            let mark = body.len();
+            if !kept.is_empty() {
+                body.push(',');
+            }
+            let mapped = match map_record_into(value, cur.meta.event_type.as_deref(), &mut body) {
                 Ok(m) => m,
                 Err(e) => {
+                    body.truncate(mark);
                     let q = Quarantine {
                         reason: e.code(),
                         detail: &e.to_string(),
@@ -160,16 +169,17 @@ impl Reader<'_> {
                 }
             };
             let selected = self.options.selection.record(
-                mapped.event_type.as_deref(),
+                mapped.event_type,
                 mapped.time,
                 cur.meta.hour.is_some(),
             );
             if let Err(skip) = selected {
+                body.truncate(mark);
                 self.note(Note::Filtered(skip.code(), vec![(cur.no, *record)]));
                 continue;
             }
             if self.warned_unknown != Some(cur.no)
-                && let Some(t) = &mapped.event_type
+                && let Some(t) = mapped.event_type
                 && crate::mapping::lookup(t).is_none()
             {
                 self.warned_unknown = Some(cur.no);
@@ -180,20 +190,17 @@ impl Reader<'_> {
             }
             kept.push((i, mapped));
         }
-        self.process(cur, &records, kept);
+        body.push_str("]}");
+        self.process(cur, &records, body, &kept);
     }
 
-    fn process(&mut self, cur: &FileCtx, records: &[(u64, Value)], mut kept: Vec<(usize, Mapped)>) {
-        let mut body =
-            String::with_capacity(kept.iter().map(|(_, m)| m.event.len() + 1).sum::<usize>() + 16);
-        body.push_str(r#"{"events":["#);
-        for (i, (_, m)) in kept.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(&m.event);
-        }
-        body.push_str("]}");
+    fn process(
+        &mut self,
+        cur: &FileCtx,
+        records: &[(u64, Value)],
+        body: String,
+        kept: &[(usize, Appended<'_>)],
+    ) {
         let ctx = ProcessContext {
             connector_id: &self.options.connector,
             nearest_region: None,
@@ -201,7 +208,8 @@ impl Reader<'_> {
         };
         let outcome = process(body.as_bytes(), self.config, &ctx)
             .expect("a body of mapped records is a Currents batch");
-        let at = |k: &(usize, Mapped)| (cur.no, records[k.0].0);
+        let body = Arc::new(body);
+        let at = |k: &(usize, Appended<'_>)| (cur.no, records[k.0].0);
         let mut filtered: Vec<(&'static str, Vec<At>)> = Vec::new();
         for f in &outcome.filtered {
             let at = at(&kept[f.index]);
@@ -220,9 +228,9 @@ impl Reader<'_> {
                 reason: q.reason.code(),
                 detail: &q.detail,
                 value,
-                event: Some(&m.event),
+                event: Some(&body[m.span.clone()]),
                 event_id: q.event_id.as_deref(),
-                event_type: m.event_type.as_deref(),
+                event_type: m.event_type,
             };
             self.quarantine(cur, *record, quarantine);
         }
@@ -231,7 +239,7 @@ impl Reader<'_> {
         for batch in outcome.batches {
             for event in batch.events {
                 let index = event.index.expect("process() numbers its events");
-                let (i, mapped) = &mut kept[index];
+                let (i, mapped) = &kept[index];
                 let record = records[*i].0;
                 if let Some(out) = &mut self.stdout {
                     let line = Printed {
@@ -257,7 +265,8 @@ impl Reader<'_> {
                 let origin = Origin {
                     file: cur.no,
                     record,
-                    event: std::mem::take(&mut mapped.event),
+                    body: Arc::clone(&body),
+                    span: mapped.span.clone(),
                 };
                 if let Some(full) =
                     self.packer

@@ -12,10 +12,14 @@
 //! are, a `float` with the shortest text that reads back as the same 32-bit number (what Braze
 //! wrote before it was stored), a JSON string of properties copied verbatim.
 
+use std::fmt::Write;
+use std::ops::Range;
+
 use apache_avro::types::Value;
 use serde_json::value::RawValue;
 
 use crate::mapping::CUSTOM_EVENT_TYPE;
+use crate::segment::push_string;
 
 /// Record fields that the HTTP push carries in `user`.
 pub const USER_FIELDS: [&str; 4] = ["user_id", "external_user_id", "device_id", "timezone"];
@@ -46,6 +50,16 @@ pub struct Mapped {
     pub time: Option<i64>,
 }
 
+/// A record written as a Currents event at the end of a body ([`map_record_into`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended<'a> {
+    /// Where the event's JSON text is in the body.
+    pub span: Range<usize>,
+    /// The event type: the record's `event_type` field, else the file's `event_type=` folder.
+    pub event_type: Option<&'a str>,
+    /// The record's `time`, when it is an integer.
+    pub time: Option<i64>,
+}
 /// Why a record cannot become a Currents event (its raw form: [`raw_record`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
@@ -83,6 +97,22 @@ impl MapError {
 
 /// Maps one record; `path_type` is the file's `event_type=` folder.
 pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, MapError> {
+    let mut event = String::new();
+    let appended = map_record_into(value, path_type, &mut event)?;
+    Ok(Mapped {
+        event,
+        event_type: appended.event_type.map(str::to_owned),
+        time: appended.time,
+    })
+}
+
+/// Maps one record, writing its Currents event at the end of `out` (a batch body being built:
+/// no copy of the event of its own). On an error `out` is left as it was.
+pub fn map_record_into<'a>(
+    value: &'a Value,
+    path_type: Option<&'a str>,
+    out: &mut String,
+) -> Result<Appended<'a>, MapError> {
     let Value::Record(fields) = value else {
         return Err(MapError::NotARecord(kind(value)));
     };
@@ -106,10 +136,14 @@ pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, MapE
     // An unusable `event_type` field (null, empty, not a string) gives way to the folder's;
     // without a folder it stays, for validation to name it.
     let skip_type_field = !has_type_field && path_type.is_some();
-    let event = event_json(fields, event_type, skip_type_field)?;
-    Ok(Mapped {
-        event,
-        event_type: event_type.map(str::to_owned),
+    let start = out.len();
+    if let Err(e) = event_json(fields, event_type, skip_type_field, out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    Ok(Appended {
+        span: start..out.len(),
+        event_type,
         time,
     })
 }
@@ -117,9 +151,9 @@ pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, MapE
 /// The storage record as JSON, every field with `null`s kept, for the quarantine file (a value
 /// with no JSON form, such as Avro bytes, as `null`).
 pub fn raw_record(value: &Value) -> String {
-    let mut raw = Vec::with_capacity(1024);
+    let mut raw = String::with_capacity(1024);
     let _ = render(value, &mut raw, "");
-    String::from_utf8(raw).expect("rendered JSON is UTF-8")
+    raw
 }
 
 /// Why a file's records cannot be read as Currents events, from its schema alone: a reason
@@ -183,60 +217,65 @@ fn part(field: &str) -> Part {
     }
 }
 
-/// The Currents event: one buffer, one pass over the fields per part of the event.
+/// The Currents event, appended to `out`: one pass over the fields per part of the event.
 fn event_json(
     fields: &[(String, Value)],
     event_type: Option<&str>,
     from_folder: bool,
-) -> Result<String, MapError> {
-    let mut out = Vec::with_capacity(64 + 48 * fields.len());
-    out.push(b'{');
+    out: &mut String,
+) -> Result<(), MapError> {
+    out.reserve(64 + 48 * fields.len());
+    out.push('{');
     let mut first = true;
     if let (true, Some(t)) = (from_folder, event_type) {
-        out.extend_from_slice(br#""event_type":"#);
-        write_str(&mut out, t);
+        out.push_str(r#""event_type":"#);
+        push_string(out, t);
         first = false;
     }
-    for (section, close) in [
-        (Part::Top, &b""[..]),
-        (Part::User, &br#""user":{"#[..]),
-        (Part::Properties, &br#"},"properties":{"#[..]),
+    // The one storage field whose name changes in the HTTP push, and its HTTP name.
+    let properties = http_field(event_type, PROPERTIES_FIELD);
+    let parts: Vec<Part> = fields.iter().map(|(name, _)| part(name)).collect();
+    for (section, open) in [
+        (Part::Top, ""),
+        (Part::User, r#""user":{"#),
+        (Part::Properties, r#"},"properties":{"#),
     ] {
         if section != Part::Top {
             if section == Part::User && !first {
-                out.push(b',');
+                out.push(',');
             }
-            out.extend_from_slice(close);
+            out.push_str(open);
             first = true;
         }
-        for (name, value) in fields {
-            if part(name) != section || (from_folder && name == "event_type") {
+        for ((name, value), &part) in fields.iter().zip(&parts) {
+            if part != section || (from_folder && name == "event_type") {
                 continue;
             }
             let Some(value) = present(value) else {
                 continue;
             };
             if !first {
-                out.push(b',');
+                out.push(',');
             }
             first = false;
-            let field = http_field(event_type, name);
-            write_str(&mut out, field);
-            out.push(b':');
-            if field != name.as_str() {
-                json_object_text(&mut out, name, value)?;
+            if name == PROPERTIES_FIELD && properties != PROPERTIES_FIELD {
+                push_string(out, properties);
+                out.push(':');
+                json_object_text(out, name, value)?;
             } else {
-                render(value, &mut out, name)?;
+                push_string(out, name);
+                out.push(':');
+                render(value, out, name)?;
             }
         }
     }
-    out.extend_from_slice(b"}}");
-    Ok(String::from_utf8(out).expect("rendered JSON is UTF-8"))
+    out.push_str("}}");
+    Ok(())
 }
 
 /// A JSON-string field that the HTTP push carries as an object: its text, checked and copied
 /// verbatim (numbers keep their precision). An empty string is an empty object.
-fn json_object_text(out: &mut Vec<u8>, field: &str, value: &Value) -> Result<(), MapError> {
+fn json_object_text(out: &mut String, field: &str, value: &Value) -> Result<(), MapError> {
     let bad = |detail: String| MapError::PropertiesNotJson {
         field: field.to_owned(),
         detail,
@@ -246,7 +285,7 @@ fn json_object_text(out: &mut Vec<u8>, field: &str, value: &Value) -> Result<(),
     };
     let text = text.trim();
     if text.is_empty() {
-        out.extend_from_slice(b"{}");
+        out.push_str("{}");
         return Ok(());
     }
     let raw: &RawValue =
@@ -257,12 +296,8 @@ fn json_object_text(out: &mut Vec<u8>, field: &str, value: &Value) -> Result<(),
             crate::currents::json_kind(raw.get())
         )));
     }
-    out.extend_from_slice(raw.get().as_bytes());
+    out.push_str(raw.get());
     Ok(())
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
 /// The Avro type of a value, for messages.
@@ -299,15 +334,18 @@ fn kind(value: &Value) -> &'static str {
 /// Writes `value` as JSON. Bytes, fixed, decimals, durations and non-finite numbers have no JSON
 /// form Braze would send: they fail, naming `field` (the raw record still gets as far as it can,
 /// with `null` in their place).
-fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError> {
+fn render(value: &Value, out: &mut String, field: &str) -> Result<(), MapError> {
     let unsupported = |kind: &'static str| MapError::Unsupported {
         field: field.to_owned(),
         kind,
     };
-    let number = |out: &mut Vec<u8>, n: i64| serde_json::to_writer(out, &n).expect("Vec write");
+    let number = |out: &mut String, n: i64| write!(out, "{n}").expect("a String takes any text");
+    let float = |out: &mut String, text: serde_json::Result<String>| {
+        out.push_str(&text.expect("a finite number serialises"));
+    };
     match value {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.push_str("null"),
+        Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(n) | Value::Date(n) | Value::TimeMillis(n) => number(out, i64::from(*n)),
         Value::Long(n)
         | Value::TimeMicros(n)
@@ -317,29 +355,27 @@ fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError>
         | Value::LocalTimestampMillis(n)
         | Value::LocalTimestampMicros(n)
         | Value::LocalTimestampNanos(n) => number(out, *n),
-        Value::Float(f) if f.is_finite() => serde_json::to_writer(&mut *out, f).expect("Vec write"),
-        Value::Double(f) if f.is_finite() => {
-            serde_json::to_writer(&mut *out, f).expect("Vec write")
-        }
+        Value::Float(f) if f.is_finite() => float(out, serde_json::to_string(f)),
+        Value::Double(f) if f.is_finite() => float(out, serde_json::to_string(f)),
         Value::Float(_) | Value::Double(_) => {
-            out.extend_from_slice(b"null");
+            out.push_str("null");
             return Err(unsupported("non-finite number"));
         }
-        Value::String(s) | Value::Enum(_, s) => write_str(out, s),
-        Value::Uuid(u) => write_str(out, &u.to_string()),
+        Value::String(s) | Value::Enum(_, s) => push_string(out, s),
+        Value::Uuid(u) => push_string(out, &u.to_string()),
         Value::Union(_, inner) => return render(inner, out, field),
         Value::Array(items) => {
-            out.push(b'[');
+            out.push('[');
             let mut first_err = None;
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(',');
                 }
                 if let Err(e) = render(item, out, field) {
                     first_err.get_or_insert(e);
                 }
             }
-            out.push(b']');
+            out.push(']');
             return first_err.map_or(Ok(()), Err);
         }
         Value::Map(entries) => {
@@ -355,11 +391,11 @@ fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError>
             return render_object(pairs, out, nested);
         }
         Value::Bytes(_) | Value::Fixed(..) | Value::Decimal(_) | Value::BigDecimal(_) => {
-            out.extend_from_slice(b"null");
+            out.push_str("null");
             return Err(unsupported(kind(value)));
         }
         Value::Duration(_) => {
-            out.extend_from_slice(b"null");
+            out.push_str("null");
             return Err(unsupported("duration"));
         }
     }
@@ -370,22 +406,22 @@ fn render(value: &Value, out: &mut Vec<u8>, field: &str) -> Result<(), MapError>
 /// each member is its own field).
 fn render_object<'v>(
     pairs: impl Iterator<Item = (&'v str, &'v Value)>,
-    out: &mut Vec<u8>,
+    out: &mut String,
     field: Option<&str>,
 ) -> Result<(), MapError> {
-    out.push(b'{');
+    out.push('{');
     let mut first_err = None;
     for (i, (key, value)) in pairs.enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
-        write_str(out, key);
-        out.push(b':');
+        push_string(out, key);
+        out.push(':');
         if let Err(e) = render(value, out, field.unwrap_or(key)) {
             first_err.get_or_insert(e);
         }
     }
-    out.push(b'}');
+    out.push('}');
     first_err.map_or(Ok(()), Err)
 }
 

@@ -13,6 +13,8 @@
 //! and a refusal of the request itself (401, 403, 404, 501, 505: wrong URL or credentials, not a
 //! bad event) stops the run instead of quarantining every event after it.
 
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Region;
@@ -34,8 +36,17 @@ pub struct Origin {
     pub file: u32,
     /// The record's position in its file.
     pub record: u64,
+    /// The Currents batch body the event was translated in, shared by all its events.
+    pub body: Arc<String>,
+    /// Where the event's JSON text is in `body`.
+    pub span: Range<usize>,
+}
+
+impl Origin {
     /// The Currents event, JSON text.
-    pub event: String,
+    pub fn event(&self) -> &str {
+        &self.body[self.span.clone()]
+    }
 }
 
 /// One Segment batch request: a delivery message (destination, region, attempts, splits,

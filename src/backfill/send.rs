@@ -176,7 +176,7 @@ impl Senders {
         let files = self.files.lock().map(|f| f.clone()).unwrap_or_default();
         for (event, origin) in r.msg.events.iter().zip(&r.origins) {
             let file = files.get(origin.file as usize).map_or("", String::as_str);
-            let raw_event = RawValue::from_string(origin.event.clone()).ok();
+            let raw_event = RawValue::from_string(origin.event().to_owned()).ok();
             let line = QuarantineLine {
                 file,
                 record: origin.record,

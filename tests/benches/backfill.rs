@@ -19,11 +19,12 @@
 mod support;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apache_avro::{Reader, Writer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use currents_relay::backfill::record::map_record;
+use currents_relay::backfill::record::{map_record, map_record_into};
 use currents_relay::backfill::requests::{Origin, RequestPacker};
 use currents_relay::{ConnectorConfig, ProcessContext, process};
 
@@ -68,25 +69,21 @@ fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> 
     let mut body_bytes = 0;
     let mut sent = 0;
     for (file, (event_type, bytes)) in files.iter().enumerate() {
-        let mut mapped = Vec::with_capacity(CHUNK);
-        let mut flush = |mapped: &mut Vec<(u64, _)>, packer: &mut RequestPacker| {
-            let mut body = String::from(r#"{"events":["#);
-            for (i, (_, m)) in mapped.iter().enumerate() {
-                let m: &currents_relay::backfill::record::Mapped = m;
-                if i > 0 {
-                    body.push(',');
-                }
-                body.push_str(&m.event);
-            }
+        // As the command's reader: each record written straight into its chunk's batch body.
+        let mut body = String::new();
+        let mut spans = Vec::with_capacity(CHUNK);
+        let mut flush = |body: &mut String, spans: &mut Vec<_>, packer: &mut RequestPacker| {
             body.push_str("]}");
             let outcome = process(body.as_bytes(), config, &ctx).unwrap();
+            let chunk = Arc::new(std::mem::take(body));
             for batch in outcome.batches {
                 for event in batch.events {
-                    let (record, m) = &mut mapped[event.index.unwrap()];
+                    let index = event.index.unwrap();
                     let origin = Origin {
                         file: file as u32,
-                        record: *record,
-                        event: std::mem::take(&mut m.event),
+                        record: index as u64,
+                        body: Arc::clone(&chunk),
+                        span: std::mem::take(&mut spans[index]),
                     };
                     sent += 1;
                     if let Some(r) = packer.push(&batch.destination, batch.region, event, origin, 0)
@@ -95,16 +92,28 @@ fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> 
                     }
                 }
             }
-            mapped.clear();
+            spans.clear();
         };
-        for (i, value) in Reader::new(&bytes[..]).unwrap().enumerate() {
+        for value in Reader::new(&bytes[..]).unwrap() {
+            if spans.is_empty() {
+                body.reserve(16 + 512 * CHUNK);
+                body.push_str(r#"{"events":["#);
+            } else {
+                body.push(',');
+            }
             let value = value.unwrap();
-            mapped.push((i as u64, map_record(&value, Some(event_type)).unwrap()));
-            if mapped.len() == CHUNK {
-                flush(&mut mapped, &mut packer);
+            spans.push(
+                map_record_into(&value, Some(event_type), &mut body)
+                    .unwrap()
+                    .span,
+            );
+            if spans.len() == CHUNK {
+                flush(&mut body, &mut spans, &mut packer);
             }
         }
-        flush(&mut mapped, &mut packer);
+        if !spans.is_empty() {
+            flush(&mut body, &mut spans, &mut packer);
+        }
     }
     for r in packer.finish() {
         body_bytes += r.msg.segment_body(SENT_AT).len();
@@ -137,16 +146,16 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Decoding plus mapping each record to its Currents event (no translation).
+/// Decoding plus mapping each record to its Currents event, written into its file's batch body
+/// as the command does (no translation).
 fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
     let mut bytes = 0;
     for (event_type, file) in files {
+        let mut body = String::new();
         for value in Reader::new(&file[..]).unwrap() {
-            bytes += map_record(&value.unwrap(), Some(event_type))
-                .unwrap()
-                .event
-                .len();
+            map_record_into(&value.unwrap(), Some(event_type), &mut body).unwrap();
         }
+        bytes += body.len();
     }
     bytes
 }
@@ -193,6 +202,11 @@ fn fastest(rounds: usize, mut f: impl FnMut() -> usize) -> f64 {
 fn report(_: &mut Criterion) {
     let config = ConnectorConfig::from_json(&support::config_text()).unwrap();
     let events = (80 * PER_FILE) as f64;
+    // `BENCH_ROUNDS=1` for a run under an instruction counter.
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
     println!(
         "\n| codec | decode | read + translate | translation | ÷ decoding | mapping records | process() | packing + bodies |"
     );
@@ -201,7 +215,7 @@ fn report(_: &mut Criterion) {
         let files = files(codec);
         let bodies = bodies(&files);
         let mut best = [f64::INFINITY; 4];
-        for _ in 0..15 {
+        for _ in 0..rounds {
             best[0] = best[0].min(fastest(1, || decode(&files)));
             best[1] = best[1].min(fastest(1, || read_and_translate(&files, &config)));
             best[2] = best[2].min(fastest(1, || decode_and_map(&files)));

@@ -216,3 +216,45 @@ fn maps_render_with_sorted_keys_and_enums_as_symbols() {
     assert_eq!(parse(&m.event)["properties"]["kind"], "EMAIL");
     assert_eq!(parse(&m.event)["properties"]["when"], 1_700_000_000_000_i64);
 }
+
+#[test]
+fn records_appended_to_one_body_read_as_each_alone() {
+    let good = |id: &str| {
+        record(vec![
+            ("id", s(id)),
+            ("time", Value::Long(1_700_000_000)),
+            ("user_id", s("b\n1")),
+            ("tags", Value::Array(vec![s("x")])),
+        ])
+    };
+    // Fails on its last field, after the others are written.
+    let bad = record(vec![
+        ("id", s("e-bad")),
+        ("user_id", s("b")),
+        ("blob", Value::Bytes(vec![1])),
+    ]);
+    let records = [good("e-1"), bad, s("not a record"), good("e-2")];
+    let mut body = String::from("prefix ");
+    let mut spans = Vec::new();
+    for r in &records {
+        let before = body.clone();
+        match map_record_into(r, Some("users.messages.email.Send"), &mut body) {
+            Ok(m) => {
+                assert_eq!(m.event_type, Some("users.messages.email.Send"));
+                assert_eq!(
+                    &body[m.span.clone()],
+                    map_record(r, Some("users.messages.email.Send"))
+                        .unwrap()
+                        .event
+                );
+                assert_eq!(m.span.start, before.len(), "appended at the end");
+                spans.push(m.span);
+            }
+            Err(_) => assert_eq!(body, before, "a failed record leaves the body as it was"),
+        }
+    }
+    assert_eq!(spans.len(), 2);
+    assert!(body.starts_with("prefix "));
+    assert_eq!(parse(&body[spans[1].clone()])["id"], "e-2");
+    assert_eq!(spans[0].end, spans[1].start);
+}

@@ -15,10 +15,12 @@ fn event(i: usize, payload: usize) -> (QueuedEvent, Origin) {
         message_id: format!("m{i}"),
         json: RawValue::from_string(json).unwrap(),
     };
+    let text = format!("{{\"n\":{i}}}");
     let origin = Origin {
         file: (i % 3) as u32,
         record: i as u64,
-        event: format!("{{\"n\":{i}}}"),
+        span: 0..text.len(),
+        body: std::sync::Arc::new(text),
     };
     (event, origin)
 }
