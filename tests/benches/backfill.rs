@@ -96,7 +96,7 @@ fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> 
         };
         for value in Reader::new(&bytes[..]).unwrap() {
             if spans.is_empty() {
-                body.reserve(16 + 512 * CHUNK);
+                body.reserve(16 + 512 * PER_FILE.min(CHUNK)); // as the reader: 512 B per record of the chunk
                 body.push_str(r#"{"events":["#);
             } else {
                 body.push(',');
