@@ -64,10 +64,12 @@ impl Senders {
 
 /// One sender thread's loop: until the reader is done and the queue is empty.
 pub fn sender(shared: Arc<Senders>, queue: Arc<Mutex<Receiver<Request>>>) {
+    // One body buffer per sender, reused for every attempt (requests are up to 500 KB).
+    let mut body = String::new();
     loop {
         let next = queue.lock().map(|q| q.recv());
         match next {
-            Ok(Ok(request)) => shared.handle(request),
+            Ok(Ok(request)) => shared.handle(request, &mut body),
             _ => return,
         }
     }
@@ -83,7 +85,7 @@ impl Senders {
     }
 
     /// Sends a request, its retries and, when Segment refuses it as a whole, its halves.
-    fn handle(&self, request: Request) {
+    fn handle(&self, request: Request, body: &mut String) {
         let mut work = vec![request];
         while let Some(mut r) = work.pop() {
             loop {
@@ -103,8 +105,8 @@ impl Senders {
                 std::thread::sleep(wait);
                 let now = now_ms();
                 let url = endpoint(self.base_url.as_deref(), r.msg.region);
-                let body = r.msg.segment_body(&iso_millis(now));
-                let attempt = send(&self.agent, &url, key, &body, now);
+                r.msg.write_segment_body(&iso_millis(now), body);
+                let attempt = send(&self.agent, &url, key, body, now);
                 match after_attempt(
                     &mut r,
                     attempt.result,

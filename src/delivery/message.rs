@@ -222,6 +222,11 @@ impl DeliveryMessage {
     pub fn segment_body(&self, sent_at: &str) -> String {
         crate::segment::batch_body(self.events.iter().map(|e| &*e.json), sent_at)
     }
+
+    /// [`Self::segment_body`] written into `out`, replacing what it held (a reused buffer).
+    pub fn write_segment_body(&self, sent_at: &str, out: &mut String) {
+        crate::segment::write_batch_body(out, self.events.iter().map(|e| &*e.json), sent_at);
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +262,16 @@ pub(crate) mod tests {
         assert_eq!(v["batch"].as_array().unwrap().len(), 3);
         assert_eq!(v["batch"][2]["i"], 2);
         assert_eq!(v["sentAt"], "2026-11-28T00:00:00.000Z");
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_exactly_the_new_body() {
+        let mut buffer = message(40).segment_body("2026-11-28T00:00:00.000Z");
+        for n in [2, 0, 5] {
+            let m = message(n);
+            m.write_segment_body("2026-11-29T00:00:00.000Z", &mut buffer);
+            assert_eq!(buffer, m.segment_body("2026-11-29T00:00:00.000Z"));
+        }
     }
 
     #[test]

@@ -44,21 +44,33 @@ pub fn batch_body<'a>(
     calls: impl ExactSizeIterator<Item = &'a serde_json::value::RawValue> + Clone,
     sent_at: &str,
 ) -> String {
+    let mut body = String::new();
+    write_batch_body(&mut body, calls, sent_at);
+    body
+}
+
+/// [`batch_body`] written into `out`, replacing what it held: a sender that keeps one buffer
+/// reuses its memory from request to request instead of asking for fresh pages each time.
+pub fn write_batch_body<'a>(
+    out: &mut String,
+    calls: impl ExactSizeIterator<Item = &'a serde_json::value::RawValue> + Clone,
+    sent_at: &str,
+) {
     const OPEN: &str = r#"{"batch":["#;
     const SENT_AT: &str = r#"],"sentAt":""#;
     let bytes: usize = calls.clone().map(|c| c.get().len() + 1).sum();
-    let mut body = String::with_capacity(OPEN.len() + bytes + SENT_AT.len() + sent_at.len() + 2);
-    body.push_str(OPEN);
+    out.clear();
+    out.reserve(OPEN.len() + bytes + SENT_AT.len() + sent_at.len() + 2);
+    out.push_str(OPEN);
     for (i, call) in calls.enumerate() {
         if i > 0 {
-            body.push(',');
+            out.push(',');
         }
-        body.push_str(call.get());
+        out.push_str(call.get());
     }
-    body.push_str(SENT_AT);
-    body.push_str(sent_at);
-    body.push_str(r#""}"#);
-    body
+    out.push_str(SENT_AT);
+    out.push_str(sent_at);
+    out.push_str(r#""}"#);
 }
 
 #[cfg(test)]
