@@ -60,6 +60,7 @@ pub struct Appended<'a> {
     /// The record's `time`, when it is an integer.
     pub time: Option<i64>,
 }
+
 /// Why a record cannot become a Currents event (its raw form: [`raw_record`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MapError {
@@ -340,9 +341,6 @@ fn render(value: &Value, out: &mut String, field: &str) -> Result<(), MapError> 
         kind,
     };
     let number = |out: &mut String, n: i64| write!(out, "{n}").expect("a String takes any text");
-    let float = |out: &mut String, text: serde_json::Result<String>| {
-        out.push_str(&text.expect("a finite number serialises"));
-    };
     match value {
         Value::Null => out.push_str("null"),
         Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -355,8 +353,9 @@ fn render(value: &Value, out: &mut String, field: &str) -> Result<(), MapError> 
         | Value::LocalTimestampMillis(n)
         | Value::LocalTimestampMicros(n)
         | Value::LocalTimestampNanos(n) => number(out, *n),
-        Value::Float(f) if f.is_finite() => float(out, serde_json::to_string(f)),
-        Value::Double(f) if f.is_finite() => float(out, serde_json::to_string(f)),
+        // serde_json's shortest text that reads back as the same number.
+        Value::Float(f) if f.is_finite() => push_json(out, f),
+        Value::Double(f) if f.is_finite() => push_json(out, f),
         Value::Float(_) | Value::Double(_) => {
             out.push_str("null");
             return Err(unsupported("non-finite number"));
@@ -400,6 +399,11 @@ fn render(value: &Value, out: &mut String, field: &str) -> Result<(), MapError> 
         }
     }
     Ok(())
+}
+
+/// Appends `value` as `serde_json` writes it.
+fn push_json(out: &mut String, value: &impl serde::Serialize) {
+    out.push_str(&serde_json::to_string(value).expect("a finite number serialises"));
 }
 
 /// An object's members; `field` names the enclosing field in errors (`None` at the top, where
