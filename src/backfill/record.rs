@@ -235,7 +235,6 @@ fn event_json(
     }
     // The one storage field whose name changes in the HTTP push, and its HTTP name.
     let properties = http_field(event_type, PROPERTIES_FIELD);
-    let parts: Vec<Part> = fields.iter().map(|(name, _)| part(name)).collect();
     for (section, open) in [
         (Part::Top, ""),
         (Part::User, r#""user":{"#),
@@ -248,8 +247,8 @@ fn event_json(
             out.push_str(open);
             first = true;
         }
-        for ((name, value), &part) in fields.iter().zip(&parts) {
-            if part != section || (from_folder && name == "event_type") {
+        for (name, value) in fields {
+            if part(name) != section || (from_folder && name == "event_type") {
                 continue;
             }
             let Some(value) = present(value) else {
