@@ -4,12 +4,13 @@
 //! `messageId` (Segment deduplicates an overlap).
 //!
 //! Pure, unit-tested: the layout and the selection (`layout`), a storage record → a Currents
-//! event (`record`), requests and what each answer means (`requests`), the checkpoint
+//! event (`record`, written into a chunk's batch by `batch`), requests and what each answer means (`requests`), the checkpoint
 //! (`checkpoint`), the summary, exit status and quarantine lines (`tally`), the command line
 //! (`cli`). The shell, thin: finding and opening files (`read`), decoding (`decode`, on its own
 //! thread) and translating (`reader`), sending (`send`, `http`), the state, quarantine file and progress (`coord`,
 //! `progress`), the clock (`clock`), and the run that ties them (`run`).
 
+mod batch;
 pub mod checkpoint;
 pub mod cli;
 mod clock;

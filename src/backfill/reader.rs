@@ -15,12 +15,12 @@ use super::cli::Options;
 use super::clock::Stopwatch;
 use super::coord::{At, Note};
 use super::decode::{FileCtx, Work};
-use super::record::{Appended, map_record_into, raw_record};
+use super::record::{Appended, EventBatch, raw_record};
 use super::requests::{Origin, Request, RequestPacker};
 use super::run::dispatch;
 use super::tally::QuarantineLine;
 use crate::config::ConnectorConfig;
-use crate::pipeline::{ProcessContext, process};
+use crate::pipeline::{ProcessContext, process_events};
 
 /// The translating side's state for one run.
 pub(super) struct Reader<'a> {
@@ -142,20 +142,14 @@ impl Reader<'_> {
             return;
         }
         // (position in `records`, the mapped event) of the records that go on to `process()`.
-        // Each record is written straight into the body `process()` reads, once; a record that
-        // does not go on is taken out again (`mark`).
-        let mut body = String::with_capacity(16 + 512 * records.len());
-        body.push_str(r#"{"events":["#);
+        // Each record is written into the chunk's batch once; a record that does not go on is
+        // taken out again.
+        let mut batch = EventBatch::new(records.len());
         let mut kept: Vec<(usize, Appended<'_>)> = Vec::with_capacity(records.len());
         for (i, (record, value)) in records.iter().enumerate() {
-            let mark = body.len();
-            if !kept.is_empty() {
-                body.push(',');
-            }
-            let mapped = match map_record_into(value, cur.meta.event_type.as_deref(), &mut body) {
+            let mapped = match batch.push(value, cur.meta.event_type.as_deref()) {
                 Ok(m) => m,
                 Err(e) => {
-                    body.truncate(mark);
                     let q = Quarantine {
                         reason: e.code(),
                         detail: &e.to_string(),
@@ -174,7 +168,7 @@ impl Reader<'_> {
                 cur.meta.hour.is_some(),
             );
             if let Err(skip) = selected {
-                body.truncate(mark);
+                batch.pop();
                 self.note(Note::Filtered(skip.code(), vec![(cur.no, *record)]));
                 continue;
             }
@@ -190,15 +184,14 @@ impl Reader<'_> {
             }
             kept.push((i, mapped));
         }
-        body.push_str("]}");
-        self.process(cur, &records, body, &kept);
+        self.process(cur, &records, batch, &kept);
     }
 
     fn process(
         &mut self,
         cur: &FileCtx,
         records: &[(u64, Value)],
-        body: String,
+        batch: EventBatch<'_>,
         kept: &[(usize, Appended<'_>)],
     ) {
         let ctx = ProcessContext {
@@ -206,9 +199,9 @@ impl Reader<'_> {
             nearest_region: None,
             received_ms: 0,
         };
-        let outcome = process(body.as_bytes(), self.config, &ctx)
-            .expect("a body of mapped records is a Currents batch");
-        let body = Arc::new(body);
+        let outcome = process_events(batch.elements(), self.config, &ctx)
+            .expect("mapped records are a Currents batch");
+        let body = Arc::new(batch.into_body());
         let at = |k: &(usize, Appended<'_>)| (cur.no, records[k.0].0);
         let mut filtered: Vec<(&'static str, Vec<At>)> = Vec::new();
         for f in &outcome.filtered {

@@ -21,6 +21,8 @@ use serde_json::value::RawValue;
 use crate::mapping::CUSTOM_EVENT_TYPE;
 use crate::segment::push_string;
 
+pub use super::batch::EventBatch;
+
 /// Record fields that the HTTP push carries in `user`.
 pub const USER_FIELDS: [&str; 4] = ["user_id", "external_user_id", "device_id", "timezone"];
 /// Record fields that the HTTP push carries at the top of the event.
@@ -50,7 +52,7 @@ pub struct Mapped {
     pub time: Option<i64>,
 }
 
-/// A record written as a Currents event at the end of a body ([`map_record_into`]).
+/// A record written as a Currents event at the end of a batch ([`EventBatch::push`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended<'a> {
     /// Where the event's JSON text is in the body.
@@ -98,22 +100,25 @@ impl MapError {
 
 /// Maps one record; `path_type` is the file's `event_type=` folder.
 pub fn map_record(value: &Value, path_type: Option<&str>) -> Result<Mapped, MapError> {
-    let mut event = String::new();
-    let appended = map_record_into(value, path_type, &mut event)?;
+    let mut batch = EventBatch::new(1);
+    let appended = batch.push(value, path_type)?;
     Ok(Mapped {
-        event,
+        event: batch.event_text(0).to_owned(),
         event_type: appended.event_type.map(str::to_owned),
         time: appended.time,
     })
 }
 
-/// Maps one record, writing its Currents event at the end of `out` (a batch body being built:
-/// no copy of the event of its own). On an error `out` is left as it was.
-pub fn map_record_into<'a>(
+/// Maps one record, writing its Currents event at the end of `out` (no copy of the event of
+/// its own) and the place of each of its properties in `out` at the end of `props`: the
+/// event's fields as reading the text back would find them. On an error `out` and `props` are
+/// left as they were.
+pub(super) fn write_record<'a>(
     value: &'a Value,
     path_type: Option<&'a str>,
     out: &mut String,
-) -> Result<Appended<'a>, MapError> {
+    props: &mut Vec<(&'a str, Range<usize>)>,
+) -> Result<(Appended<'a>, Top), MapError> {
     let Value::Record(fields) = value else {
         return Err(MapError::NotARecord(kind(value)));
     };
@@ -138,15 +143,21 @@ pub fn map_record_into<'a>(
     // without a folder it stays, for validation to name it.
     let skip_type_field = !has_type_field && path_type.is_some();
     let start = out.len();
-    if let Err(e) = event_json(fields, event_type, skip_type_field, out) {
-        out.truncate(start);
-        return Err(e);
-    }
-    Ok(Appended {
+    let props_before = props.len();
+    let top = match event_json(fields, event_type, skip_type_field, out, props) {
+        Ok(top) => top,
+        Err(e) => {
+            out.truncate(start);
+            props.truncate(props_before);
+            return Err(e);
+        }
+    };
+    let appended = Appended {
         span: start..out.len(),
         event_type,
         time,
-    })
+    };
+    Ok((appended, top))
 }
 
 /// The storage record as JSON, every field with `null`s kept, for the quarantine file (a value
@@ -218,19 +229,34 @@ fn part(field: &str) -> Part {
     }
 }
 
-/// The Currents event, appended to `out`: one pass over the fields per part of the event.
-fn event_json(
-    fields: &[(String, Value)],
+/// Where a written event's top-level fields stand in the text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Top {
+    pub id: Option<Range<usize>>,
+    pub event_type: Option<Range<usize>>,
+    pub time: Option<Range<usize>>,
+    /// The `user` object (always written, `{}` when the record has no user field).
+    pub user: Range<usize>,
+}
+
+/// The Currents event, appended to `out`: one pass over the fields per part of the event. Each
+/// property's (HTTP name, place of its value) goes to `props`.
+fn event_json<'a>(
+    fields: &'a [(String, Value)],
     event_type: Option<&str>,
     from_folder: bool,
     out: &mut String,
-) -> Result<(), MapError> {
+    props: &mut Vec<(&'a str, Range<usize>)>,
+) -> Result<Top, MapError> {
     out.reserve(64 + 48 * fields.len());
     out.push('{');
+    let mut top = Top::default();
     let mut first = true;
     if let (true, Some(t)) = (from_folder, event_type) {
         out.push_str(r#""event_type":"#);
+        let at = out.len();
         push_string(out, t);
+        top.event_type = Some(at..out.len());
         first = false;
     }
     // The one storage field whose name changes in the HTTP push, and its HTTP name.
@@ -240,11 +266,21 @@ fn event_json(
         (Part::User, r#""user":{"#),
         (Part::Properties, r#"},"properties":{"#),
     ] {
-        if section != Part::Top {
-            if section == Part::User && !first {
-                out.push(',');
+        match section {
+            Part::Top => {}
+            Part::User => {
+                if !first {
+                    out.push(',');
+                }
+                out.push_str(open);
+                top.user.start = out.len() - 1;
             }
-            out.push_str(open);
+            Part::Properties => {
+                top.user.end = out.len() + 1;
+                out.push_str(open);
+            }
+        }
+        if section != Part::Top {
             first = true;
         }
         for (name, value) in fields {
@@ -258,19 +294,31 @@ fn event_json(
                 out.push(',');
             }
             first = false;
-            if name == PROPERTIES_FIELD && properties != PROPERTIES_FIELD {
-                push_string(out, properties);
-                out.push(':');
+            let key = if name == PROPERTIES_FIELD {
+                properties
+            } else {
+                name.as_str()
+            };
+            push_string(out, key);
+            out.push(':');
+            let at = out.len();
+            if key != name {
                 json_object_text(out, name, value)?;
             } else {
-                push_string(out, name);
-                out.push(':');
                 render(value, out, name)?;
+            }
+            let span = at..out.len();
+            match (section, key) {
+                (Part::Top, "id") => top.id = Some(span),
+                (Part::Top, "event_type") => top.event_type = Some(span),
+                (Part::Top, _) => top.time = Some(span),
+                (Part::User, _) => {}
+                (Part::Properties, _) => props.push((key, span)),
             }
         }
     }
     out.push_str("}}");
-    Ok(())
+    Ok(top)
 }
 
 /// A JSON-string field that the HTTP push carries as an object: its text, checked and copied

@@ -1,5 +1,6 @@
 //! Borrowing deserializers for one Currents event: top-level fields stay raw until validation
 //! gives each a reason code; properties become `(key, raw value)` pairs copied verbatim later.
+//! A raw value is [`JsonText`]: read from a body by serde_json, or written by the relay itself.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -34,21 +35,59 @@ impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
     }
 }
 
+/// One JSON value's text exactly as it stands (no surrounding whitespace), known to be well
+/// formed: read from a request body by serde_json ([`From<&RawValue>`], [`Deserialize`]), or
+/// written by the relay's own JSON writer (the backfill's record writer builds events this way
+/// without reading its own text back). Translation copies it into Segment calls verbatim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonText<'a>(&'a str);
+
+impl<'a> JsonText<'a> {
+    /// The text.
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+
+    /// Text the relay wrote as one JSON value (strings by `push_string`, numbers by `std::fmt`
+    /// or serde_json, objects and arrays of those, JSON read and checked by serde_json). Debug
+    /// builds, every test among them, check it.
+    #[cfg_attr(not(feature = "backfill"), allow(dead_code))]
+    pub(crate) fn written(text: &'a str) -> Self {
+        debug_assert!(
+            serde_json::from_str::<&RawValue>(text).is_ok_and(|r| r.get() == text),
+            "not one JSON value without surrounding whitespace: {text:?}"
+        );
+        JsonText(text)
+    }
+}
+
+impl<'a> From<&'a RawValue> for JsonText<'a> {
+    fn from(raw: &'a RawValue) -> Self {
+        JsonText(raw.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(JsonText::from)
+    }
+}
+
 /// One event as Braze sent it: the fields the relay reads, still raw, plus any others.
 #[derive(Debug, Default)]
 pub struct RawEvent<'a> {
     /// `id`: Braze's globally unique event id.
-    pub id: Option<&'a RawValue>,
+    pub id: Option<JsonText<'a>>,
     /// `event_type`, e.g. `users.messages.email.Open`.
-    pub event_type: Option<&'a RawValue>,
+    pub event_type: Option<JsonText<'a>>,
     /// `time`: UNIX seconds, UTC.
-    pub time: Option<&'a RawValue>,
+    pub time: Option<JsonText<'a>>,
     /// `user`: the identity object.
-    pub user: Option<&'a RawValue>,
+    pub user: Option<JsonText<'a>>,
     /// `properties`: everything else Braze knows about the event, parsed in the same pass.
     pub properties: Option<Shaped<Properties<'a>>>,
     /// Top-level keys this version does not know; kept so nothing Braze adds is lost in parsing.
-    pub extra: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub extra: Vec<(Cow<'a, str>, JsonText<'a>)>,
 }
 
 impl<'de> Deserialize<'de> for RawEvent<'de> {
@@ -68,7 +107,7 @@ impl<'de> Deserialize<'de> for RawEvent<'de> {
                         }
                         continue;
                     }
-                    let value: &'de RawValue = map.next_value()?;
+                    let value: JsonText<'de> = map.next_value()?;
                     let slot = match key.as_ref() {
                         "id" => &mut ev.id,
                         "event_type" => &mut ev.event_type,
@@ -211,7 +250,15 @@ pub struct RawUser<'a> {
 /// Event properties in Braze's order, values still raw JSON. A repeated key keeps its last
 /// value, like every JSON object model does, so the output never carries duplicate keys.
 #[derive(Debug, Default)]
-pub struct Properties<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+pub struct Properties<'a>(pub Vec<(Cow<'a, str>, JsonText<'a>)>);
+
+impl<'a> Properties<'a> {
+    /// Properties from `(key, value)` pairs in order, a repeated key folded as when parsed.
+    pub fn new(mut pairs: Vec<(Cow<'a, str>, JsonText<'a>)>) -> Self {
+        dedupe_last_wins(&mut pairs);
+        Properties(pairs)
+    }
+}
 
 struct PropertiesVisitor;
 
@@ -221,7 +268,7 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
         f.write_str("a properties object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut props: Vec<(Cow<'de, str>, &'de RawValue)> =
+        let mut props: Vec<(Cow<'de, str>, JsonText<'de>)> =
             Vec::with_capacity(map.size_hint().unwrap_or(32));
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
             props.push((key, map.next_value()?));

@@ -13,7 +13,7 @@ mod fields;
 mod stream;
 mod validate;
 
-pub use fields::{Container, CowStr, Properties, RawEvent, RawList, RawUser, Shaped};
+pub use fields::{Container, CowStr, JsonText, Properties, RawEvent, RawList, RawUser, Shaped};
 pub use stream::{Element, Events};
 pub use validate::{
     MAX_EVENT_TIME, MAX_ID_BYTES, MIN_EVENT_TIME, RejectReason, Rejected, User, ValidEvent,

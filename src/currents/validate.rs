@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::fields::{CowStr, Properties, RawEvent, RawUser, Shaped};
+use super::fields::{CowStr, JsonText, Properties, RawEvent, RawUser, Shaped};
 use super::json_kind;
 use super::stream::Element;
 use crate::error::message_without_position;
@@ -185,12 +185,12 @@ pub fn validate(ev: RawEvent<'_>) -> Result<ValidEvent<'_>, Rejected> {
 }
 
 /// `None` for an absent or `null` field: CONTRACTS §1, optional fields may be either.
-fn present(raw: Option<&RawValue>) -> Option<&RawValue> {
+fn present(raw: Option<JsonText<'_>>) -> Option<JsonText<'_>> {
     raw.filter(|r| r.get() != "null")
 }
 
 fn required_str<'a>(
-    raw: Option<&'a RawValue>,
+    raw: Option<JsonText<'a>>,
     field: &str,
     missing: RejectReason,
     invalid: RejectReason,
@@ -227,7 +227,7 @@ fn without_escapes(token: &str) -> Option<&str> {
     (!text.contains('\\')).then_some(text)
 }
 
-fn parse_time(raw: Option<&RawValue>) -> Result<i64, Rejected> {
+fn parse_time(raw: Option<JsonText<'_>>) -> Result<i64, Rejected> {
     let raw =
         present(raw).ok_or_else(|| Rejected::new(RejectReason::MissingTime, "time is absent"))?;
     let digits = raw.get();
@@ -272,7 +272,7 @@ fn non_empty(v: Option<CowStr<'_>>) -> Option<Cow<'_, str>> {
     v.map(|CowStr(s)| s).filter(|s| !s.is_empty())
 }
 
-fn parse_user(raw: Option<&RawValue>) -> Result<User<'_>, Rejected> {
+fn parse_user(raw: Option<JsonText<'_>>) -> Result<User<'_>, Rejected> {
     let Some(raw) = present(raw) else {
         return Ok(User::default());
     };
@@ -441,7 +441,7 @@ mod tests {
         #[test]
         fn strings_read_without_the_parser_are_what_the_parser_reads(s in "(?s).{0,40}") {
             let token = raw_of(&serde_json::to_string(&s).unwrap());
-            let read = required_str(Some(&token), "id", RejectReason::MissingId, RejectReason::InvalidId);
+            let read = required_str(Some(JsonText::from(&*token)), "id", RejectReason::MissingId, RejectReason::InvalidId);
             let expected: Result<Cow<'_, str>, RejectReason> = if s.is_empty() {
                 Err(RejectReason::MissingId)
             } else if s.len() > MAX_ID_BYTES {
@@ -458,7 +458,7 @@ mod tests {
         ) {
             // Only valid JSON numbers (no leading zeros), as a `RawValue` holds.
             if let Ok(raw) = RawValue::from_string(text.clone()) {
-                proptest::prop_assert_eq!(parse_time(Some(&raw)), parse_time_number(raw.get()));
+                proptest::prop_assert_eq!(parse_time(Some(JsonText::from(&*raw))), parse_time_number(raw.get()));
             }
         }
     }

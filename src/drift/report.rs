@@ -4,10 +4,9 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::{Kind, MAX_EXAMPLE_PROPERTIES, MAX_FIELDS, MAX_TYPES, cut};
-use crate::currents::ValidEvent;
+use crate::currents::{JsonText, ValidEvent};
 
 /// What arrived that the mapping table does not describe: one batch's observations (the
 /// pipeline's `Outcome`) or a connector's totals (its stats object). Lists are sorted by key, so
@@ -69,14 +68,14 @@ type Example = (Vec<(String, Kind)>, u64);
 
 /// An event's properties that count: names with the kind of their value, `null`s left out.
 fn present<'p>(
-    properties: &'p [(Cow<'_, str>, &RawValue)],
+    properties: &'p [(Cow<'_, str>, JsonText<'_>)],
 ) -> impl Iterator<Item = (&'p str, Kind)> {
     properties
         .iter()
         .filter_map(|(name, raw)| Some((name.as_ref(), Kind::of(raw.get())?)))
 }
 
-fn example_of(properties: &[(Cow<'_, str>, &RawValue)]) -> Example {
+fn example_of(properties: &[(Cow<'_, str>, JsonText<'_>)]) -> Example {
     let mut kept = Vec::new();
     let mut omitted = 0;
     for (name, kind) in present(properties) {

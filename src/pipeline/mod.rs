@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::config::{ConnectorConfig, Region};
-use crate::currents::{Element, Events, RawEvent, RejectReason, Rejected, validate};
+use crate::currents::{Element, Events, JsonText, RawEvent, RejectReason, Rejected, validate};
 use crate::delivery::{DeliveryMessage, Packer, QueuedEvent};
 use crate::drift;
 use crate::error::RequestError;
@@ -102,7 +102,19 @@ pub fn process(
     config: &ConnectorConfig,
     ctx: &ProcessContext<'_>,
 ) -> Result<Outcome, RequestError> {
-    let events = Events::new(body)?;
+    process_events(Events::new(body)?, config, ctx)
+}
+
+/// [`process`] on the events of a batch as its reader yields them: the Worker's own reader
+/// ([`Events`]), or events that were written with their fields' places known (the backfill's
+/// records), which need no reading back.
+///
+/// Fails when an element does (the body is not a batch after all); nothing of it is returned.
+pub fn process_events<'a>(
+    events: impl IntoIterator<Item = Result<Element<'a>, RequestError>>,
+    config: &ConnectorConfig,
+    ctx: &ProcessContext<'_>,
+) -> Result<Outcome, RequestError> {
     let tctx = TranslateContext::new(ctx.connector_id, ctx.nearest_region, config);
     let mut outcome = Outcome {
         received: 0,
@@ -117,7 +129,7 @@ pub fn process(
         config.generation.as_deref(),
         ctx.received_ms,
     );
-    for (index, element) in events.enumerate() {
+    for (index, element) in events.into_iter().enumerate() {
         let Element { raw, event } = element?;
         outcome.received = index + 1;
         let ev = match event.and_then(validate) {
@@ -164,7 +176,8 @@ pub fn process(
 fn quarantine(index: usize, raw: &str, rejected: Rejected) -> QuarantinedEvent {
     // Best effort: the id and type help an operator find the event even when it is invalid.
     let fields = serde_json::from_str::<RawEvent<'_>>(raw).ok();
-    let text = |r: Option<&RawValue>| r.and_then(|r| serde_json::from_str::<String>(r.get()).ok());
+    let text =
+        |r: Option<JsonText<'_>>| r.and_then(|r| serde_json::from_str::<String>(r.get()).ok());
     QuarantinedEvent {
         index,
         event_id: text(fields.as_ref().and_then(|e| e.id)),

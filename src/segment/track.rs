@@ -6,6 +6,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Library, MessageIdScope};
+use crate::currents::JsonText;
 
 use super::MAX_MESSAGE_ID_LEN;
 
@@ -13,7 +14,7 @@ use super::MAX_MESSAGE_ID_LEN;
 #[derive(Debug, Clone, Copy)]
 pub enum PropValue<'a> {
     /// Verbatim JSON from the event.
-    Raw(&'a RawValue),
+    Raw(JsonText<'a>),
     /// A string (e.g. `user.device_id`).
     Str(&'a str),
 }
@@ -353,7 +354,7 @@ mod tests {
         let integrations = RawValue::from_string(r#"{"Braze":false}"#.into()).unwrap();
         let raw = RawValue::from_string("[1, 2]".into()).unwrap();
         let props = [
-            ("list", PropValue::Raw(&raw)),
+            ("list", PropValue::Raw(JsonText::from(&*raw))),
             ("device_id", PropValue::Str("d\"1")),
             ("k\u{1}", PropValue::Str("")),
         ];

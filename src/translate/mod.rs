@@ -127,7 +127,7 @@ pub fn translate<'c>(
         if value.get() == "null" || mapping::never_forwarded(key) || dropped.contains(&key) {
             continue;
         }
-        let value = PropValue::Raw(value);
+        let value = PropValue::Raw(*value);
         if let Some((to, _)) = device_from.iter().find(|(_, from)| *from == key) {
             place(&mut device, &mut properties, to, key, value);
         } else if let Some((to, _)) = traits_from.iter().find(|(_, from)| *from == key) {

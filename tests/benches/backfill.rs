@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use apache_avro::{Reader, Writer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use currents_relay::backfill::record::{map_record, map_record_into};
+use currents_relay::backfill::record::{EventBatch, map_record};
 use currents_relay::backfill::requests::{Origin, RequestPacker};
+use currents_relay::pipeline::process_events;
 use currents_relay::{ConnectorConfig, ProcessContext, process};
 
 const PER_FILE: usize = 125;
@@ -71,51 +72,34 @@ fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> 
     // As the command's sender: one request body buffer, reused.
     let mut request_body = String::new();
     for (file, (event_type, bytes)) in files.iter().enumerate() {
-        // As the command's reader: each record written straight into its chunk's batch body.
-        let mut body = String::new();
-        let mut spans = Vec::with_capacity(CHUNK);
-        let mut flush = |body: &mut String, spans: &mut Vec<_>, packer: &mut RequestPacker| {
-            body.push_str("]}");
-            let outcome = process(body.as_bytes(), config, &ctx).unwrap();
-            let chunk = Arc::new(std::mem::take(body));
-            for batch in outcome.batches {
-                for event in batch.events {
+        // As the command's reader: the records of a chunk decoded, then each written into the
+        // chunk's batch, then `process()` on its events.
+        let mut reader = Reader::new(&bytes[..]).unwrap().peekable();
+        while reader.peek().is_some() {
+            let records: Vec<_> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
+            let mut batch = EventBatch::new(records.len());
+            for value in &records {
+                batch.push(value, Some(event_type)).unwrap();
+            }
+            let outcome = process_events(batch.elements(), config, &ctx).unwrap();
+            let spans: Vec<_> = (0..batch.len()).map(|i| batch.span(i)).collect();
+            let chunk = Arc::new(batch.into_body());
+            for b in outcome.batches {
+                for event in b.events {
                     let index = event.index.unwrap();
                     let origin = Origin {
                         file: file as u32,
                         record: index as u64,
                         body: Arc::clone(&chunk),
-                        span: std::mem::take(&mut spans[index]),
+                        span: spans[index].clone(),
                     };
                     sent += 1;
-                    if let Some(r) = packer.push(&batch.destination, batch.region, event, origin, 0)
-                    {
+                    if let Some(r) = packer.push(&b.destination, b.region, event, origin, 0) {
                         r.msg.write_segment_body(SENT_AT, &mut request_body);
                         body_bytes += request_body.len();
                     }
                 }
             }
-            spans.clear();
-        };
-        for value in Reader::new(&bytes[..]).unwrap() {
-            if spans.is_empty() {
-                body.reserve(16 + 512 * PER_FILE.min(CHUNK)); // as the reader: 512 B per record of the chunk
-                body.push_str(r#"{"events":["#);
-            } else {
-                body.push(',');
-            }
-            let value = value.unwrap();
-            spans.push(
-                map_record_into(&value, Some(event_type), &mut body)
-                    .unwrap()
-                    .span,
-            );
-            if spans.len() == CHUNK {
-                flush(&mut body, &mut spans, &mut packer);
-            }
-        }
-        if !spans.is_empty() {
-            flush(&mut body, &mut spans, &mut packer);
         }
     }
     for r in packer.finish() {
@@ -150,16 +134,20 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Decoding plus mapping each record to its Currents event, written into its file's batch body
-/// as the command does (no translation).
+/// Decoding plus mapping each record to its Currents event, written into its chunk's batch as
+/// the command does (no translation).
 fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
     let mut bytes = 0;
     for (event_type, file) in files {
-        let mut body = String::new();
-        for value in Reader::new(&file[..]).unwrap() {
-            map_record_into(&value.unwrap(), Some(event_type), &mut body).unwrap();
+        let mut reader = Reader::new(&file[..]).unwrap().peekable();
+        while reader.peek().is_some() {
+            let records: Vec<_> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
+            let mut batch = EventBatch::new(records.len());
+            for value in &records {
+                batch.push(value, Some(event_type)).unwrap();
+            }
+            bytes += batch.into_body().len();
         }
-        bytes += body.len();
     }
     bytes
 }

@@ -218,7 +218,7 @@ fn maps_render_with_sorted_keys_and_enums_as_symbols() {
 }
 
 #[test]
-fn records_appended_to_one_body_read_as_each_alone() {
+fn records_in_one_batch_read_as_each_alone() {
     let good = |id: &str| {
         record(vec![
             ("id", s(id)),
@@ -233,28 +233,172 @@ fn records_appended_to_one_body_read_as_each_alone() {
         ("user_id", s("b")),
         ("blob", Value::Bytes(vec![1])),
     ]);
-    let records = [good("e-1"), bad, s("not a record"), good("e-2")];
-    let mut body = String::from("prefix ");
-    let mut spans = Vec::new();
-    for r in &records {
-        let before = body.clone();
-        match map_record_into(r, Some("users.messages.email.Send"), &mut body) {
+    let skipped = good("e-skipped");
+    let records = [good("e-1"), bad, s("not a record"), skipped, good("e-2")];
+    let mut batch = EventBatch::new(1);
+    for (i, r) in records.iter().enumerate() {
+        let before = format!("{batch:?}");
+        match batch.push(r, Some("users.messages.email.Send")) {
             Ok(m) => {
+                let at = batch.len() - 1;
                 assert_eq!(m.event_type, Some("users.messages.email.Send"));
-                assert_eq!(
-                    &body[m.span.clone()],
-                    map_record(r, Some("users.messages.email.Send"))
-                        .unwrap()
-                        .event
-                );
-                assert_eq!(m.span.start, before.len(), "appended at the end");
-                spans.push(m.span);
+                assert_eq!(m.span, batch.span(at));
+                let alone = map_record(r, Some("users.messages.email.Send")).unwrap();
+                assert_eq!(batch.event_text(at), alone.event);
+                if i == 3 {
+                    batch.pop();
+                    assert_eq!(format!("{batch:?}"), before, "a record taken out again");
+                }
             }
-            Err(_) => assert_eq!(body, before, "a failed record leaves the body as it was"),
+            Err(_) => assert_eq!(
+                format!("{batch:?}"),
+                before,
+                "a failed record leaves no trace"
+            ),
         }
     }
-    assert_eq!(spans.len(), 2);
-    assert!(body.starts_with("prefix "));
-    assert_eq!(parse(&body[spans[1].clone()])["id"], "e-2");
-    assert_eq!(spans[0].end, spans[1].start);
+    assert_eq!(batch.len(), 2);
+    let body = batch.into_body();
+    let ids: Vec<Json> = parse(&body)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("e-1"), json!("e-2")]);
+}
+
+/// Records of every shape a storage file can hold.
+fn varied_records() -> Vec<(Value, Option<&'static str>)> {
+    let map = Value::Map(
+        [("z".to_owned(), s("ü")), ("a\"".to_owned(), Value::Null)]
+            .into_iter()
+            .collect(),
+    );
+    let nested = record(vec![
+        ("inner", some(Value::Double(-0.5))),
+        ("k\\", s("\u{1}")),
+    ]);
+    vec![
+        (
+            record(vec![
+                ("id", s("e-1")),
+                ("user_id", s("b")),
+                ("external_user_id", some(s("u\"1"))),
+                ("device_id", none()),
+                ("time", Value::Int(1_700_000_000)),
+                ("timezone", some(s("Europe/Paris"))),
+                ("café", some(s("a\u{2028}b"))),
+                ("price", Value::Float(4.99)),
+                ("big", Value::Long(i64::MIN)),
+                ("is_amp", some(Value::Boolean(false))),
+                ("tags", Value::Array(vec![s("x"), Value::Int(2), map])),
+                ("r", nested),
+                ("user", s("a property named user")),
+                ("campaign_name", none()),
+            ]),
+            Some("users.messages.email.Open"),
+        ),
+        // The type from the record, none from the folder; no user field at all.
+        (
+            record(vec![
+                ("event_type", s("users.messages.sms.Send")),
+                ("id", s("e-2")),
+                ("time", Value::Long(1)),
+                ("user_id", s("b")),
+                ("external_user_id", s("u")),
+            ]),
+            None,
+        ),
+        // An unusable type field stays for validation to name; time of the wrong kind.
+        (
+            record(vec![
+                ("event_type", Value::Int(3)),
+                ("id", s("e-3")),
+                ("time", s("x")),
+            ]),
+            None,
+        ),
+        // Custom properties from a JSON string, next to a field of the same HTTP name: the
+        // later one wins, as in a parsed body.
+        (
+            record(vec![
+                ("id", s("e-4")),
+                ("time", Value::Int(2)),
+                ("user_id", s("b")),
+                ("external_user_id", s("u")),
+                ("custom_properties", s("first")),
+                (
+                    "properties",
+                    s(r#" {"plan":"gold","n":1.50,"k\u00e9":[1]} "#),
+                ),
+                ("name", s("signup")),
+            ]),
+            Some(CUSTOM_EVENT_TYPE),
+        ),
+        (
+            record(vec![
+                ("id", s("e-5")),
+                ("time", Value::Int(3)),
+                ("user_id", s("b")),
+                ("properties", s("")),
+            ]),
+            Some(PURCHASE_TYPE),
+        ),
+        (
+            record(vec![("time", Value::Int(5))]),
+            Some("users.behaviors.app.FirstSession"),
+        ),
+    ]
+}
+
+#[test]
+fn batch_events_are_what_reading_the_batch_text_finds() {
+    let records = varied_records();
+    let mut batch = EventBatch::new(records.len());
+    for (r, path_type) in &records {
+        batch.push(r, *path_type).unwrap();
+    }
+    let written: Vec<String> = batch
+        .elements()
+        .map(|e| format!("{:?}", e.unwrap()))
+        .collect();
+    let body = batch.into_body();
+    let read: Vec<String> = crate::currents::Events::new(body.as_bytes())
+        .unwrap()
+        .map(|e| format!("{:?}", e.unwrap()))
+        .collect();
+    assert_eq!(written.len(), records.len());
+    for (w, r) in written.iter().zip(&read) {
+        assert_eq!(w, r);
+    }
+    assert_eq!(written, read);
+}
+
+#[test]
+fn process_gives_the_same_outcome_on_a_batch_and_on_its_text() {
+    let doc = json!({"token_sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "destinations": {"main": {"write_key": "wk_main_0001", "region": "us"}}});
+    let config = crate::config::ConnectorConfig::from_json(&doc.to_string()).unwrap();
+    let ctx = crate::pipeline::ProcessContext {
+        connector_id: "acme",
+        nearest_region: None,
+        received_ms: 7,
+    };
+    let records = varied_records();
+    let mut batch = EventBatch::new(records.len());
+    for (r, path_type) in &records {
+        batch.push(r, *path_type).unwrap();
+    }
+    let direct = crate::pipeline::process_events(batch.elements(), &config, &ctx).unwrap();
+    let body = batch.into_body();
+    let read = crate::pipeline::process(body.as_bytes(), &config, &ctx).unwrap();
+    assert_eq!(
+        serde_json::to_value(&direct).unwrap(),
+        serde_json::to_value(&read).unwrap()
+    );
+    // Forwarded, filtered (an anonymous purchase) and quarantined all occur: each path compared.
+    assert_eq!(direct.accepted(), 3, "{direct:?}");
+    assert_eq!(direct.filtered.len(), 1, "{direct:?}");
+    assert_eq!(direct.quarantined.len(), 2, "{direct:?}");
 }
