@@ -20,7 +20,7 @@ use super::requests::{Origin, Request, RequestPacker};
 use super::run::dispatch;
 use super::tally::QuarantineLine;
 use crate::config::ConnectorConfig;
-use crate::pipeline::{ProcessContext, process_events};
+use crate::pipeline::{Drift, ProcessContext, process_events};
 
 /// The translating side's state for one run.
 pub(super) struct Reader<'a> {
@@ -199,7 +199,7 @@ impl Reader<'_> {
             nearest_region: None,
             received_ms: 0,
         };
-        let outcome = process_events(batch.elements(), self.config, &ctx)
+        let outcome = process_events(batch.elements(), self.config, &ctx, Drift::Skip)
             .expect("mapped records are a Currents batch");
         let body = Arc::new(batch.into_body());
         let at = |k: &(usize, Appended<'_>)| (cur.no, records[k.0].0);

@@ -285,17 +285,17 @@ impl<'de> Deserialize<'de> for Properties<'de> {
 }
 
 /// Keeps the first position and the last value of each repeated key. Linear scans serve the
-/// usual few dozen keys, and only for a key whose length an earlier key has (mod 64); a hash
-/// index keeps hostile objects with many keys linear too.
+/// usual few dozen keys, and only for a key whose [`key_bit`] an earlier key has; a hash index
+/// keeps hostile objects with many keys linear too.
 fn dedupe_last_wins<V: Copy>(props: &mut Vec<(Cow<'_, str>, V)>) {
     const LINEAR_UP_TO: usize = 32;
     if props.len() <= LINEAR_UP_TO {
-        let mut lengths = 0u64;
+        let mut bits = 0u64;
         let mut i = 0;
         while i < props.len() {
-            let length = 1u64 << (props[i].0.len() % 64);
-            let seen = lengths & length != 0;
-            lengths |= length;
+            let bit = key_bit(&props[i].0);
+            let seen = bits & bit != 0;
+            bits |= bit;
             if !seen {
                 i += 1;
             } else if let Some(first) = props[..i].iter().position(|(k, _)| *k == props[i].0) {
@@ -323,6 +323,17 @@ fn dedupe_last_wins<V: Copy>(props: &mut Vec<(Cow<'_, str>, V)>) {
     }
     let mut flags = keep.into_iter();
     props.retain(|_| flags.next().unwrap_or(true));
+}
+
+/// One of 64 bits for a key, from its length and its first and last bytes: equal keys have the
+/// same bit, so a key whose bit no earlier key has is new. Property names of one event mostly
+/// differ in one of the three, where lengths alone often meet (`app_id`, `send_id`, ...).
+fn key_bit(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let first = u64::from(bytes.first().copied().unwrap_or(0));
+    let last = u64::from(bytes.last().copied().unwrap_or(0));
+    let mixed = (bytes.len() as u64 | first << 16 | last << 24).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    1 << (mixed >> 58)
 }
 
 #[cfg(test)]

@@ -69,7 +69,8 @@ pub struct Outcome {
     /// Events kept for inspection and replay.
     pub quarantined: Vec<QuarantinedEvent>,
     /// Event types and properties of the valid events (forwarded, filtered or quarantined alike)
-    /// that the mapping table does not describe, seen at `received_ms`.
+    /// that the mapping table does not describe, seen at `received_ms` (empty when the caller
+    /// asked for none: [`Drift::Skip`]).
     pub drift: drift::Report,
 }
 
@@ -102,7 +103,16 @@ pub fn process(
     config: &ConnectorConfig,
     ctx: &ProcessContext<'_>,
 ) -> Result<Outcome, RequestError> {
-    process_events(Events::new(body)?, config, ctx)
+    process_events(Events::new(body)?, config, ctx, Drift::Observe)
+}
+
+/// Whether [`process_events`] observes the batch's drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drift {
+    /// Fill [`Outcome::drift`] (the Worker and the browser package report it).
+    Observe,
+    /// Leave it empty: for a caller that reports none (the backfill command).
+    Skip,
 }
 
 /// [`process`] on the events of a batch as its reader yields them: the Worker's own reader
@@ -114,6 +124,7 @@ pub fn process_events<'a>(
     events: impl IntoIterator<Item = Result<Element<'a>, RequestError>>,
     config: &ConnectorConfig,
     ctx: &ProcessContext<'_>,
+    drift_mode: Drift,
 ) -> Result<Outcome, RequestError> {
     let tctx = TranslateContext::new(ctx.connector_id, ctx.nearest_region, config);
     let mut outcome = Outcome {
@@ -139,7 +150,9 @@ pub fn process_events<'a>(
                 continue;
             }
         };
-        drift.observe(&ev, ctx.received_ms);
+        if drift_mode == Drift::Observe {
+            drift.observe(&ev, ctx.received_ms);
+        }
         let translated = match translate(&ev, config, &tctx) {
             Ok(t) => t,
             Err(reason) => {

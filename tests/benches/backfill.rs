@@ -5,13 +5,17 @@
 //! events, every storage field set), in memory, written with `apache-avro` in each codec.
 //! **Decode** = `apache_avro::Reader` over every file, each record decoded to a `Value` (what
 //! any reader of these files pays). **Read + translate** = the same decoding plus what the
-//! command adds per record: the record mapped to a Currents event, `process()` on chunks of
-//! 1,000 (validate, translate, `messageId`), packed into Segment requests and each request body
-//! rendered. The difference is the translation's cost.
+//! command adds: the records held in chunks (of up to 1,000; here a file's 125) as the decoding
+//! thread hands them over, each record written into its chunk's batch, `process_events()` on the
+//! batch (validate, translate, `messageId`), the calls packed into Segment requests and each
+//! request body rendered. The difference is the translation's cost.
 //!
-//! After criterion's groups, a report on stdout: the two measured alternately, 15 rounds each, the
-//! fastest round of each kept (on a shared machine the fastest is the least disturbed), and the
-//! translation's cost as a share of decoding's.
+//! After criterion's groups, a report on stdout: each measure taken in turn, 15 rounds, the
+//! fastest round of each kept (on a shared machine the fastest is the least disturbed), the
+//! translation's cost as a share of decoding's, and parts of it measured alone: holding the
+//! decoded records in chunks instead of dropping each at once (the allocator's cost of freeing
+//! them together), mapping the records, `process_events()` (on batches mapped beforehand; parts
+//! measured alone run in a warmer, tidier heap, so they add up to a little more than the whole).
 //! Run: `cargo bench --features backfill --bench backfill`; report in docs/BENCHMARKS.md §8.
 #![allow(missing_docs, clippy::print_stdout)] // criterion's macros define undocumented items; a report on stdout
 
@@ -24,10 +28,10 @@ use std::time::Duration;
 
 use apache_avro::{Reader, Writer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use currents_relay::backfill::record::{EventBatch, map_record};
+use currents_relay::backfill::record::EventBatch;
 use currents_relay::backfill::requests::{Origin, RequestPacker};
-use currents_relay::pipeline::process_events;
-use currents_relay::{ConnectorConfig, ProcessContext, process};
+use currents_relay::pipeline::{Drift, process_events};
+use currents_relay::{ConnectorConfig, ProcessContext};
 
 const PER_FILE: usize = 125;
 const CHUNK: usize = 1_000;
@@ -81,7 +85,7 @@ fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> 
             for value in &records {
                 batch.push(value, Some(event_type)).unwrap();
             }
-            let outcome = process_events(batch.elements(), config, &ctx).unwrap();
+            let outcome = process_events(batch.elements(), config, &ctx, Drift::Skip).unwrap();
             let spans: Vec<_> = (0..batch.len()).map(|i| batch.span(i)).collect();
             let chunk = Arc::new(batch.into_body());
             for b in outcome.batches {
@@ -134,8 +138,22 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Decoding plus mapping each record to its Currents event, written into its chunk's batch as
-/// the command does (no translation).
+/// Decoding as the command's decoding thread hands records over: a chunk's records held
+/// together (dropped together once translated), instead of each dropped as soon as it is read.
+fn decode_in_chunks(files: &[(String, Vec<u8>)]) -> usize {
+    let mut n = 0;
+    for (_, bytes) in files {
+        let mut reader = Reader::new(&bytes[..]).unwrap().peekable();
+        while reader.peek().is_some() {
+            let records: Vec<_> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
+            n += black_box(&records).len();
+        }
+    }
+    n
+}
+
+/// Decoding in chunks plus mapping each record to its Currents event, written into its chunk's
+/// batch as the command does (no translation).
 fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
     let mut bytes = 0;
     for (event_type, file) in files {
@@ -152,30 +170,32 @@ fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
     bytes
 }
 
-/// The Currents batches of every file, as `process()` receives them.
-fn bodies(files: &[(String, Vec<u8>)]) -> Vec<String> {
+/// Every file's records, decoded once (each file is one chunk: `PER_FILE` < `CHUNK`).
+fn decoded(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<apache_avro::types::Value>)> {
     files
         .iter()
-        .map(|(event_type, file)| {
-            let events: Vec<String> = Reader::new(&file[..])
-                .unwrap()
-                .map(|v| map_record(&v.unwrap(), Some(event_type)).unwrap().event)
-                .collect();
-            format!(r#"{{"events":[{}]}}"#, events.join(","))
+        .map(|(event_type, bytes)| {
+            let records = Reader::new(&bytes[..]).unwrap().map(Result::unwrap);
+            (event_type.as_str(), records.collect())
         })
         .collect()
 }
 
-/// `process()` alone on those batches: the Worker's own translation.
-fn process_only(bodies: &[String], config: &ConnectorConfig) -> usize {
+/// `process_events()` alone on each chunk's batch, as the command calls it (the records mapped
+/// beforehand, outside the measure).
+fn process_only(batches: &[EventBatch<'_>], config: &ConnectorConfig) -> usize {
     let ctx = ProcessContext {
         connector_id: support::CONNECTOR,
         nearest_region: None,
         received_ms: 0,
     };
-    bodies
+    batches
         .iter()
-        .map(|b| process(b.as_bytes(), config, &ctx).unwrap().accepted())
+        .map(|b| {
+            process_events(b.elements(), config, &ctx, Drift::Skip)
+                .unwrap()
+                .accepted()
+        })
         .sum()
 }
 
@@ -200,20 +220,31 @@ fn report(_: &mut Criterion) {
         .and_then(|r| r.parse().ok())
         .unwrap_or(15);
     println!(
-        "\n| codec | decode | read + translate | translation | ÷ decoding | mapping records | process() | packing + bodies |"
+        "\n| codec | decode | read + translate | translation | ÷ decoding | holding chunks | mapping records | process_events() |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, codec) in support::codecs() {
         let files = files(codec);
-        let bodies = bodies(&files);
-        let mut best = [f64::INFINITY; 4];
+        let decoded = decoded(&files);
+        let batches: Vec<EventBatch<'_>> = decoded
+            .iter()
+            .map(|(event_type, records)| {
+                let mut batch = EventBatch::new(records.len());
+                for value in records {
+                    batch.push(value, Some(event_type)).unwrap();
+                }
+                batch
+            })
+            .collect();
+        let mut best = [f64::INFINITY; 5];
         for _ in 0..rounds {
             best[0] = best[0].min(fastest(1, || decode(&files)));
             best[1] = best[1].min(fastest(1, || read_and_translate(&files, &config)));
-            best[2] = best[2].min(fastest(1, || decode_and_map(&files)));
-            best[3] = best[3].min(fastest(1, || process_only(&bodies, &config)));
+            best[2] = best[2].min(fastest(1, || decode_in_chunks(&files)));
+            best[3] = best[3].min(fastest(1, || decode_and_map(&files)));
+            best[4] = best[4].min(fastest(1, || process_only(&batches, &config)));
         }
-        let [dec, all, dec_map, proc_only] = best;
+        let [dec, all, dec_chunks, dec_map, proc_only] = best;
         let ms = |secs: f64| format!("{:.1} ms", secs * 1e3);
         let rate = |secs: f64| format!("{:.1} ms ({:.0} events/s)", secs * 1e3, events / secs);
         println!(
@@ -222,9 +253,9 @@ fn report(_: &mut Criterion) {
             rate(all),
             ms(all - dec),
             (all - dec) / dec,
-            ms(dec_map - dec),
+            ms(dec_chunks - dec),
+            ms(dec_map - dec_chunks),
             ms(proc_only),
-            ms(all - dec_map - proc_only),
         );
     }
 }

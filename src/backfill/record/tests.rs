@@ -390,12 +390,25 @@ fn process_gives_the_same_outcome_on_a_batch_and_on_its_text() {
     for (r, path_type) in &records {
         batch.push(r, *path_type).unwrap();
     }
-    let direct = crate::pipeline::process_events(batch.elements(), &config, &ctx).unwrap();
+    use crate::pipeline::{Drift, process, process_events};
+    let direct = process_events(batch.elements(), &config, &ctx, Drift::Observe).unwrap();
+    let mut skipped = process_events(batch.elements(), &config, &ctx, Drift::Skip).unwrap();
     let body = batch.into_body();
-    let read = crate::pipeline::process(body.as_bytes(), &config, &ctx).unwrap();
+    let read = process(body.as_bytes(), &config, &ctx).unwrap();
     assert_eq!(
         serde_json::to_value(&direct).unwrap(),
         serde_json::to_value(&read).unwrap()
+    );
+    // Without the drift report, the same outcome otherwise.
+    assert!(skipped.drift.fields.is_empty() && skipped.drift.types.is_empty());
+    assert!(
+        !direct.drift.fields.is_empty(),
+        "the records carry unlisted fields"
+    );
+    skipped.drift = direct.drift.clone();
+    assert_eq!(
+        serde_json::to_value(&skipped).unwrap(),
+        serde_json::to_value(&direct).unwrap()
     );
     // Forwarded, filtered (an anonymous purchase) and quarantined all occur: each path compared.
     assert_eq!(direct.accepted(), 3, "{direct:?}");
