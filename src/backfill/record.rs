@@ -213,20 +213,49 @@ fn present(value: &Value) -> Option<&Value> {
 }
 
 /// Where a record field goes in the HTTP push.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    Top,
+    /// `id`, `event_type`, `time`: at the top.
+    Id,
+    EventType,
+    Time,
+    /// In `user`.
     User,
+    /// In `properties`: `properties` itself (a JSON string the HTTP push may carry as an object
+    /// of another name), or any other field.
+    JsonProperties,
     Properties,
 }
 
 fn part(field: &str) -> Part {
-    // The same names as TOP_FIELDS and USER_FIELDS (a test keeps them in step), as one match.
+    // The same names as TOP_FIELDS, USER_FIELDS and PROPERTIES_FIELD (a test keeps them in
+    // step), as one match.
     match field {
-        "id" | "event_type" | "time" => Part::Top,
+        "id" => Part::Id,
+        "event_type" => Part::EventType,
+        "time" => Part::Time,
         "user_id" | "external_user_id" | "device_id" | "timezone" => Part::User,
+        "properties" => Part::JsonProperties,
         _ => Part::Properties,
     }
+}
+
+/// The positions of a record's fields in one part of the event, in order: bit `i` of a mask
+/// for field `i`, and, past the 64th field (which no storage schema has), the fields whose
+/// [`part`] is `wanted`.
+fn positions(
+    mask: u64,
+    fields: &[(String, Value)],
+    wanted: fn(Part) -> bool,
+) -> impl Iterator<Item = usize> + '_ {
+    let bits = std::iter::successors((mask != 0).then_some(mask), |m| {
+        let rest = m & (m - 1);
+        (rest != 0).then_some(rest)
+    })
+    .map(|m| m.trailing_zeros() as usize);
+    let beyond = (64..fields.len())
+        .filter(move |&i| wanted(part(&fields[i].0)) && present(&fields[i].1).is_some());
+    bits.chain(beyond)
 }
 
 /// Where a written event's top-level fields stand in the text.
@@ -239,8 +268,9 @@ pub(super) struct Top {
     pub user: Range<usize>,
 }
 
-/// The Currents event, appended to `out`: one pass over the fields per part of the event. Each
-/// property's (HTTP name, place of its value) goes to `props`.
+/// The Currents event, appended to `out`: the top-level fields as the record's fields are
+/// sorted into the parts of the event, then `user`, then `properties`. Each property's (HTTP
+/// name, place of its value) goes to `props`.
 fn event_json<'a>(
     fields: &'a [(String, Value)],
     event_type: Option<&str>,
@@ -259,63 +289,65 @@ fn event_json<'a>(
         top.event_type = Some(at..out.len());
         first = false;
     }
+    // Writes `"key":value` (the value as the HTTP push carries the field); where the value is.
+    let member = |out: &mut String, first: &mut bool, key: &str, i: usize, object: bool| {
+        let (name, value) = &fields[i];
+        let value = present(value).expect("only present fields are written");
+        if !*first {
+            out.push(',');
+        }
+        *first = false;
+        push_string(out, key);
+        out.push(':');
+        let at = out.len();
+        if object {
+            json_object_text(out, name, value)?;
+        } else {
+            render(value, out, name)?;
+        }
+        Ok::<_, MapError>(at..out.len())
+    };
+    let (mut user, mut properties) = (0u64, 0u64);
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if present(value).is_none() {
+            continue;
+        }
+        let part = part(name);
+        let slot = match part {
+            Part::Id => &mut top.id,
+            Part::EventType if from_folder => continue,
+            Part::EventType => &mut top.event_type,
+            Part::Time => &mut top.time,
+            Part::User | Part::JsonProperties | Part::Properties if i < 64 => {
+                *(if part == Part::User {
+                    &mut user
+                } else {
+                    &mut properties
+                }) |= 1 << i;
+                continue;
+            }
+            Part::User | Part::JsonProperties | Part::Properties => continue,
+        };
+        *slot = Some(member(out, &mut first, name, i, false)?);
+    }
+    out.push_str(if first { r#""user":{"# } else { r#","user":{"# });
+    top.user.start = out.len() - 1;
+    first = true;
+    for i in positions(user, fields, |p| p == Part::User) {
+        member(out, &mut first, &fields[i].0, i, false)?;
+    }
+    top.user.end = out.len() + 1;
+    out.push_str(r#"},"properties":{"#);
+    first = true;
     // The one storage field whose name changes in the HTTP push, and its HTTP name.
-    let properties = http_field(event_type, PROPERTIES_FIELD);
-    for (section, open) in [
-        (Part::Top, ""),
-        (Part::User, r#""user":{"#),
-        (Part::Properties, r#"},"properties":{"#),
-    ] {
-        match section {
-            Part::Top => {}
-            Part::User => {
-                if !first {
-                    out.push(',');
-                }
-                out.push_str(open);
-                top.user.start = out.len() - 1;
-            }
-            Part::Properties => {
-                top.user.end = out.len() + 1;
-                out.push_str(open);
-            }
-        }
-        if section != Part::Top {
-            first = true;
-        }
-        for (name, value) in fields {
-            if part(name) != section || (from_folder && name == "event_type") {
-                continue;
-            }
-            let Some(value) = present(value) else {
-                continue;
-            };
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let key = if name == PROPERTIES_FIELD {
-                properties
-            } else {
-                name.as_str()
-            };
-            push_string(out, key);
-            out.push(':');
-            let at = out.len();
-            if key != name {
-                json_object_text(out, name, value)?;
-            } else {
-                render(value, out, name)?;
-            }
-            let span = at..out.len();
-            match (section, key) {
-                (Part::Top, "id") => top.id = Some(span),
-                (Part::Top, "event_type") => top.event_type = Some(span),
-                (Part::Top, _) => top.time = Some(span),
-                (Part::User, _) => {}
-                (Part::Properties, _) => props.push((key, span)),
-            }
-        }
+    let renamed = http_field(event_type, PROPERTIES_FIELD);
+    let is_property = |p: Part| matches!(p, Part::JsonProperties | Part::Properties);
+    for i in positions(properties, fields, is_property) {
+        let name = fields[i].0.as_str();
+        let object = renamed != PROPERTIES_FIELD && part(name) == Part::JsonProperties;
+        let key = if object { renamed } else { name };
+        let span = member(out, &mut first, key, i, object)?;
+        props.push((key, span));
     }
     out.push_str("}}");
     Ok(top)

@@ -65,11 +65,15 @@ fn a_flat_record_becomes_the_http_event() {
 #[test]
 fn fields_go_where_the_http_push_puts_them() {
     for f in TOP_FIELDS {
-        assert!(part(f) == Part::Top, "{f}");
+        assert!(
+            matches!(part(f), Part::Id | Part::EventType | Part::Time),
+            "{f}"
+        );
     }
     for f in USER_FIELDS {
         assert!(part(f) == Part::User, "{f}");
     }
+    assert!(part(PROPERTIES_FIELD) == Part::JsonProperties);
     assert!(part("app_id") == Part::Properties);
 }
 
@@ -414,4 +418,54 @@ fn process_gives_the_same_outcome_on_a_batch_and_on_its_text() {
     assert_eq!(direct.accepted(), 3, "{direct:?}");
     assert_eq!(direct.filtered.len(), 1, "{direct:?}");
     assert_eq!(direct.quarantined.len(), 2, "{direct:?}");
+}
+
+#[test]
+fn fields_past_the_64th_go_where_the_others_do() {
+    let mut fields: Vec<(String, Value)> =
+        (0..64).map(|i| (format!("f{i}"), Value::Int(i))).collect();
+    fields[3] = ("user_id".into(), s("b"));
+    fields.extend([
+        ("id".to_owned(), s("e")),
+        ("external_user_id".to_owned(), some(s("u"))),
+        ("device_id".to_owned(), none()),
+        ("properties".to_owned(), s(r#"{"k":1}"#)),
+        ("late".to_owned(), s("x")),
+        ("time".to_owned(), Value::Int(5)),
+    ]);
+    let r = Value::Record(fields);
+    let m = map_record(&r, Some(CUSTOM_EVENT_TYPE)).unwrap();
+    let event = parse(&m.event);
+    assert_eq!(event["id"], "e");
+    assert_eq!(event["time"], 5);
+    assert_eq!(
+        event["user"],
+        json!({"user_id": "b", "external_user_id": "u"})
+    );
+    let props = event["properties"].as_object().unwrap();
+    assert_eq!(
+        props.len(),
+        63 + 2,
+        "f0..f63 but f3, then the two late ones"
+    );
+    assert_eq!(props["f63"], 63);
+    assert_eq!(props["custom_properties"], json!({"k": 1}));
+    assert_eq!(props["late"], "x");
+    let at = |key: &str| m.event.find(&format!("\"{key}\":")).unwrap();
+    assert!(at("f62") < at("f63") && at("f63") < at("custom_properties"));
+    assert!(
+        at("custom_properties") < at("late"),
+        "in the record's order"
+    );
+    // As read back from the text.
+    let mut batch = EventBatch::new(1);
+    batch.push(&r, Some(CUSTOM_EVENT_TYPE)).unwrap();
+    let written = format!("{:?}", batch.elements().next().unwrap().unwrap());
+    let body = batch.into_body();
+    let read = crate::currents::Events::new(body.as_bytes())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(written, format!("{read:?}"));
 }
