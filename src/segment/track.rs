@@ -97,7 +97,8 @@ impl Track<'_> {
         // test among them, still parse it (a `debug_assert!` in serde_json).
         // SAFETY: `out` is one JSON object with no surrounding whitespace: fixed keys, strings
         // written by `push_string` (serde_json's escaping, held by a property test), and raw
-        // values that are `RawValue`s already, each of them one valid JSON value.
+        // values that are `JsonText`s, each of them one valid JSON value (read by serde_json, or
+        // written by the relay's own writer and checked in debug builds), and `RawValue`s.
         #[allow(unsafe_code)]
         unsafe {
             RawValue::from_string_unchecked(out)
