@@ -26,6 +26,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apache_avro::types::Value;
 use apache_avro::{Reader, Writer};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use currents_relay::backfill::record::EventBatch;
@@ -64,6 +65,24 @@ fn decode(files: &[(String, Vec<u8>)]) -> usize {
     n
 }
 
+/// A file's records in chunks, as the command's decoding thread hands them over.
+fn chunks(bytes: &[u8]) -> impl Iterator<Item = Vec<Value>> + '_ {
+    let mut reader = Reader::new(bytes).unwrap();
+    std::iter::from_fn(move || {
+        let chunk: Vec<Value> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
+        (!chunk.is_empty()).then_some(chunk)
+    })
+}
+
+/// A chunk's records written into its batch, as the command's reader does.
+fn batch_of<'a>(records: &'a [Value], event_type: &'a str) -> EventBatch<'a> {
+    let mut batch = EventBatch::new(records.len());
+    for value in records {
+        batch.push(value, Some(event_type)).unwrap();
+    }
+    batch
+}
+
 fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> usize {
     let ctx = ProcessContext {
         connector_id: support::CONNECTOR,
@@ -78,13 +97,8 @@ fn read_and_translate(files: &[(String, Vec<u8>)], config: &ConnectorConfig) -> 
     for (file, (event_type, bytes)) in files.iter().enumerate() {
         // As the command's reader: the records of a chunk decoded, then each written into the
         // chunk's batch, then `process()` on its events.
-        let mut reader = Reader::new(&bytes[..]).unwrap().peekable();
-        while reader.peek().is_some() {
-            let records: Vec<_> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
-            let mut batch = EventBatch::new(records.len());
-            for value in &records {
-                batch.push(value, Some(event_type)).unwrap();
-            }
+        for records in chunks(bytes) {
+            let batch = batch_of(&records, event_type);
             let outcome = process_events(batch.elements(), config, &ctx, Drift::Skip).unwrap();
             let spans: Vec<_> = (0..batch.len()).map(|i| batch.span(i)).collect();
             let chunk = Arc::new(batch.into_body());
@@ -143,9 +157,7 @@ fn bench(c: &mut Criterion) {
 fn decode_in_chunks(files: &[(String, Vec<u8>)]) -> usize {
     let mut n = 0;
     for (_, bytes) in files {
-        let mut reader = Reader::new(&bytes[..]).unwrap().peekable();
-        while reader.peek().is_some() {
-            let records: Vec<_> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
+        for records in chunks(bytes) {
             n += black_box(&records).len();
         }
     }
@@ -157,21 +169,15 @@ fn decode_in_chunks(files: &[(String, Vec<u8>)]) -> usize {
 fn decode_and_map(files: &[(String, Vec<u8>)]) -> usize {
     let mut bytes = 0;
     for (event_type, file) in files {
-        let mut reader = Reader::new(&file[..]).unwrap().peekable();
-        while reader.peek().is_some() {
-            let records: Vec<_> = reader.by_ref().take(CHUNK).map(Result::unwrap).collect();
-            let mut batch = EventBatch::new(records.len());
-            for value in &records {
-                batch.push(value, Some(event_type)).unwrap();
-            }
-            bytes += batch.into_body().len();
+        for records in chunks(file) {
+            bytes += batch_of(&records, event_type).into_body().len();
         }
     }
     bytes
 }
 
 /// Every file's records, decoded once (each file is one chunk: `PER_FILE` < `CHUNK`).
-fn decoded(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<apache_avro::types::Value>)> {
+fn decoded(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<Value>)> {
     files
         .iter()
         .map(|(event_type, bytes)| {
@@ -228,13 +234,7 @@ fn report(_: &mut Criterion) {
         let decoded = decoded(&files);
         let batches: Vec<EventBatch<'_>> = decoded
             .iter()
-            .map(|(event_type, records)| {
-                let mut batch = EventBatch::new(records.len());
-                for value in records {
-                    batch.push(value, Some(event_type)).unwrap();
-                }
-                batch
-            })
+            .map(|(event_type, records)| batch_of(records, event_type))
             .collect();
         let mut best = [f64::INFINITY; 5];
         for _ in 0..rounds {
