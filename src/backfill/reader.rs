@@ -141,7 +141,8 @@ impl Reader<'_> {
         if records.is_empty() {
             return;
         }
-        // (position in `records`, the mapped event) of the records that go on to `process()`.
+        // (position in `records`, the mapped event) of the records that go on to
+        // `process_events()`.
         // Each record is written into the chunk's batch once; a record that does not go on is
         // taken out again.
         let mut batch = EventBatch::new(records.len());
