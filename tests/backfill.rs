@@ -342,6 +342,66 @@ fn bad_input_is_named_by_file_and_record_and_the_run_goes_on() {
     assert!(err.contains("4 unreadable"), "{err}");
 }
 
+/// Sets an optional (union) field.
+fn set_optional(record: &mut Avro, field: &str, value: Avro) {
+    set_field(record, field, Avro::Union(1, Box::new(value)));
+}
+
+#[test]
+fn hostile_values_arrive_as_the_worker_would_send_them() {
+    let dir = temp_dir("hostile");
+    let custom = entry("users.behaviors.CustomEvent");
+    let path = braze_path(&dir.join("export"), &custom.event_type, "2026-11-30-10", 1);
+    // A repeated key, deep nesting, a number beyond 64 bits, escapes of every kind, non-ASCII
+    // keys, whitespace around the object.
+    let deep = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let props = format!(
+        " \n{{\"a\":1,\"a\":2,\"deep\":{deep},\"big\":123456789012345678901234567890,\"esc\":\"\\u0000\\\"\\\\\\u2028/\",\"é\":\"ü\"}}\t"
+    );
+    let odd = "quote \" backslash \\ newline \n tab \t nul \u{0} separator \u{2028} crab 🦀";
+    let mut records = Vec::new();
+    let mut events = Vec::new();
+    for (i, (external, name)) in [(odd, "signup"), ("u-2", odd)].into_iter().enumerate() {
+        let (mut avro, mut event) = record(&custom, &format!("hostile-{i}"), false);
+        set_field(&mut avro, "properties", Avro::String(props.clone()));
+        set_optional(&mut avro, "external_user_id", Avro::String(external.into()));
+        set_field(&mut avro, "name", Avro::String(name.into()));
+        event["properties"]["custom_properties"] = serde_json::from_str(&props).unwrap();
+        event["user"]["external_user_id"] = json!(external);
+        event["properties"]["name"] = json!(name);
+        records.push(avro);
+        events.push(event);
+    }
+    // Over Segment's 32 KB once translated: quarantined by the translator, with its record.
+    let (mut big, _) = record(&custom, "hostile-big", false);
+    set_optional(&mut big, "device_model", Avro::String("x".repeat(40_000)));
+    records.push(big);
+    write_avro(&path, &schema(&custom), records, Codec::Snappy, 2);
+
+    let (lines, err, status) = dry_run(&dir, &["--quarantine", "q.jsonl"]);
+    assert_eq!(status, 1, "one event quarantined\n{err}");
+    assert_eq!(lines.len(), 2, "{err}");
+    for (line, event) in lines.iter().zip(&events) {
+        let live = live(event).expect("the Worker forwards it");
+        assert_eq!(line["call"], live);
+    }
+    assert_eq!(lines[0]["call"]["userId"], odd);
+    assert_eq!(
+        lines[1]["call"]["event"], odd,
+        "the custom event's own name"
+    );
+    let q = json_lines(&fs::read_to_string(dir.join("q.jsonl")).unwrap());
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["reason"], "event_too_large");
+    assert_eq!(q[0]["record"], 2);
+    assert_eq!(q[0]["event_id"], "hostile-big");
+    assert_eq!(q[0]["raw"]["device_model"].as_str().unwrap().len(), 40_000);
+    assert_eq!(
+        q[0]["event"]["id"], "hostile-big",
+        "the Currents event, postable to the Worker"
+    );
+}
+
 #[test]
 fn selection_by_type_and_queue_hour() {
     let dir = temp_dir("select");
