@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Sender, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use apache_avro::types::Value;
@@ -57,6 +57,9 @@ pub(super) struct Decoder<'a> {
     pub checkpoint: &'a Checkpoint,
     pub notes: Sender<Note>,
     pub work: SyncSender<Work>,
+    /// The chunks the translating side is done with, handed back: their records are dropped
+    /// here, on the thread that allocated them, and their vector holds the next chunk.
+    pub done: Receiver<Vec<(u64, Value)>>,
     pub stop: &'a AtomicBool,
     pub decoded: Arc<AtomicU64>,
     pub file_names: Arc<Mutex<Vec<String>>>,
@@ -69,6 +72,13 @@ pub(super) struct Decoder<'a> {
 impl Decoder<'_> {
     fn note(&self, note: Note) {
         let _ = self.notes.send(note);
+    }
+
+    /// A vector for the next chunk: one handed back, emptied here (glibc's allocator frees a
+    /// block fastest on the thread that allocated it, which then reuses it for the next
+    /// records), or a new one.
+    fn empty_chunk(&self) -> Vec<(u64, Value)> {
+        emptied(&self.done).unwrap_or_else(|| Vec::with_capacity(CHUNK_RECORDS))
     }
 
     /// Decodes every file (until the run stops).
@@ -136,10 +146,10 @@ impl Decoder<'_> {
         {
             return self.work.send(failed(reason, 0, detail)).is_ok();
         }
-        let mut chunk: Vec<(u64, Value)> = Vec::with_capacity(CHUNK_RECORDS);
+        let mut chunk: Vec<(u64, Value)> = self.empty_chunk();
         let (mut count, mut already) = (0u64, 0u64);
         let hand_over = |chunk: &mut Vec<(u64, Value)>, already: &mut u64| {
-            let records = std::mem::replace(chunk, Vec::with_capacity(CHUNK_RECORDS));
+            let records = std::mem::replace(chunk, self.empty_chunk());
             let work = Work::Chunk {
                 file: Arc::clone(&file),
                 records,
@@ -178,5 +188,45 @@ impl Decoder<'_> {
                     total: count,
                 })
                 .is_ok()
+    }
+}
+
+/// Empties every vector waiting in `done` (their items dropped on this thread); one of them,
+/// if any, to be filled again.
+fn emptied<T>(done: &Receiver<Vec<T>>) -> Option<Vec<T>> {
+    let mut reused = None;
+    for mut vector in done.try_iter() {
+        vector.clear();
+        reused.get_or_insert(vector);
+    }
+    reused
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+    use std::sync::mpsc;
+
+    use super::emptied;
+
+    #[test]
+    fn handed_back_chunks_are_emptied_here_and_one_is_reused() {
+        let (tx, rx) = mpsc::channel::<Vec<Rc<()>>>();
+        assert!(emptied(&rx).is_none(), "nothing handed back yet");
+        let item = Rc::new(());
+        let first: Vec<Rc<()>> = (0..3).map(|_| Rc::clone(&item)).collect();
+        let capacity = first.capacity();
+        let first_at = first.as_ptr();
+        tx.send(first).unwrap();
+        tx.send(vec![Rc::clone(&item)]).unwrap();
+        let reused = emptied(&rx).expect("a vector to fill again");
+        assert!(reused.is_empty());
+        assert_eq!(
+            (reused.as_ptr(), reused.capacity()),
+            (first_at, capacity),
+            "the first one"
+        );
+        assert_eq!(Rc::strong_count(&item), 1, "every item dropped");
+        assert!(emptied(&rx).is_none(), "all taken");
     }
 }

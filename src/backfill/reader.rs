@@ -28,6 +28,8 @@ pub(super) struct Reader<'a> {
     pub config: &'a ConnectorConfig,
     pub notes: Sender<Note>,
     pub requests: Option<SyncSender<Request>>,
+    /// Chunks translated, handed back to the decoding thread to be freed there.
+    pub done: Sender<Vec<(u64, Value)>>,
     pub clock: Stopwatch,
     pub stdout: Option<BufWriter<StdoutLock<'static>>>,
     /// Set to stop the run (the decoding thread stops reading).
@@ -186,6 +188,8 @@ impl Reader<'_> {
             kept.push((i, mapped));
         }
         self.process(cur, &records, batch, &kept);
+        // Freed where it was allocated (if the decoding thread is gone, here).
+        let _ = self.done.send(records);
     }
 
     fn process(

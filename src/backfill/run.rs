@@ -185,11 +185,13 @@ pub fn run(o: &Options) -> u8 {
         }
     )));
     let (work_tx, work_rx) = mpsc::sync_channel(CHUNKS_AHEAD);
+    let (done_tx, done_rx) = mpsc::channel();
     let mut decoder = Decoder {
         selection: &o.selection,
         checkpoint: &checkpoint,
         notes: notes.clone(),
         work: work_tx,
+        done: done_rx,
         stop: &stop,
         decoded,
         file_names,
@@ -201,6 +203,7 @@ pub fn run(o: &Options) -> u8 {
         config: &config,
         notes: notes.clone(),
         requests,
+        done: done_tx,
         clock,
         stdout: o.dry_run.then(|| BufWriter::new(std::io::stdout().lock())),
         stop: Arc::clone(&stop),
