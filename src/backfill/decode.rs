@@ -1,7 +1,8 @@
 //! The decoding side of a run, on its own thread: each selected file opened, its schema
 //! checked, its records decoded in chunks and handed to the translating thread ([`Work`]). On
 //! two cores, decoding and translating then overlap: a run goes at the pace of the slower one,
-//! not of both added up.
+//! not of both added up. Translated chunks come back ([`Decoder::done`]) to be freed here, where
+//! they were allocated.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
