@@ -1,7 +1,7 @@
 //! The queue message: translated Segment events for one destination, with the delivery state
 //! that must survive retries (attempt and hold counters, the time Braze's batch was received).
 //! One message is one Segment batch request: events are packed once, at ingest
-//! ([`super::pack`]), within both Cloudflare Queues' and Segment's limits.
+//! ([`mod@super::pack`]), within both Cloudflare Queues' and Segment's limits.
 //!
 //! Queue bodies are JSON strings (a `worker` 0.8.7 queue send of a map arrives as `{}`). No
 //! write key travels in a message: the consumer reads it from the connector config at send
