@@ -282,9 +282,9 @@ fn browser_now_ms() -> u64 {
 }
 
 /// The Worker's ingest work on one batch, for `scripts/bench-wasm.mjs` (feature `bench`, never in
-/// `pkg/`): parse, validate, translate, pack and render the queue message bodies, exactly what
-/// ingest does between reading the body and the platform writes, with nothing crossing the
-/// boundary but the body's bytes.
+/// `pkg/`): parse, validate, translate, pack and write the queue message bodies as JavaScript
+/// strings, exactly what ingest does between reading the body and the platform writes, with
+/// nothing crossing the boundary but the body's bytes in and the queue bodies out.
 #[cfg(feature = "bench")]
 #[wasm_bindgen]
 pub struct BenchIngest {
@@ -302,7 +302,8 @@ impl BenchIngest {
         Ok(BenchIngest { config })
     }
 
-    /// Runs ingest on `body`; returns the bytes of the queue bodies it rendered.
+    /// Runs ingest on `body`; returns the bytes of the queue bodies it made (JavaScript strings,
+    /// as the Worker hands them to the queue).
     pub fn run(&self, body: &[u8]) -> Result<usize, JsValue> {
         let ctx = ProcessContext {
             connector_id: "bench",
@@ -311,6 +312,13 @@ impl BenchIngest {
         };
         let outcome = process(body, &self.config, &ctx).map_err(|e| js_error(e.code(), &e, &[]))?;
         let plan = crate::ingest::plan("bench", None, &outcome, 0);
-        Ok(plan.bodies.iter().map(String::len).sum())
+        let mut buf = String::new();
+        let bodies: Vec<js_sys::JsString> = outcome
+            .batches
+            .iter()
+            .map(|m| crate::delivery::js::body(m, &mut buf))
+            .collect();
+        std::hint::black_box((&plan, &bodies));
+        Ok(outcome.batches.iter().map(DeliveryMessage::json_len).sum())
     }
 }

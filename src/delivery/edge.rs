@@ -149,13 +149,12 @@ async fn enqueue(env: &Env, action: Action) -> Action {
     else {
         return action;
     };
-    let mut bodies: Vec<String> = messages.iter().map(|m| m.to_json()).collect();
     let secs = u32::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
     // One message (a hold, a retry) goes with `send`; the halves of a split in one `sendBatch`,
     // so either both are queued or neither.
-    let sent = match bodies.len() {
-        1 => queue::send_one(env, bodies.remove(0), secs).await,
-        _ => queue::send(env, &bodies, secs).await,
+    let sent = match &messages[..] {
+        [one] => queue::send_one(env, one, secs).await,
+        _ => queue::send(env, &messages, secs).await,
     };
     match sent {
         Ok(()) => Action::Ack(done),

@@ -121,6 +121,10 @@ fn push_number(out: &mut String, n: u64) {
 /// Message format version.
 pub const MESSAGE_VERSION: u8 = 1;
 
+/// Bytes of queue body the Worker copies out of the wasm heap at a time
+/// ([`DeliveryMessage::write_json_pieces`]; more when one event is larger).
+pub const QUEUE_PIECE_BYTES: usize = 16 * 1024;
+
 impl DeliveryMessage {
     /// A new message with no events and fresh counters.
     pub fn new(connector: &str, destination: &str, region: Region, received_ms: u64) -> Self {
@@ -144,22 +148,72 @@ impl DeliveryMessage {
     }
 
     /// The queue body: the JSON `serde_json` writes for the message, written directly into one
-    /// buffer sized for it (each event's track call copied as it is).
+    /// buffer of its exact size (each event's track call copied as it is).
     pub fn to_json(&self) -> String {
-        let events: usize = self.events.iter().map(|e| e.json.get().len() + 256).sum();
-        let mut out = String::with_capacity(256 + events);
-        out.push_str(r#"{"v":"#);
-        push_number(&mut out, self.v.into());
-        push_key(&mut out, "connector");
-        push_string(&mut out, &self.connector);
-        if let Some(generation) = &self.generation {
-            push_key(&mut out, "generation");
-            push_string(&mut out, generation);
+        let mut out = String::with_capacity(self.json_len());
+        self.write_json(&mut out, |_| ());
+        debug_assert_eq!(out.len(), self.json_len());
+        out
+    }
+
+    /// The queue body in pieces, for a caller that moves each piece elsewhere (the Worker, into
+    /// one JavaScript string): `buf` collects the text and is handed to `piece` once it holds
+    /// `piece_len` bytes or more (checked before each event, so a piece ends between two
+    /// events), and at the end; it is cleared after each. The pieces joined are
+    /// [`Self::to_json`], and no more than one piece and one event are ever held at once.
+    pub fn write_json_pieces(
+        &self,
+        buf: &mut String,
+        piece_len: usize,
+        mut piece: impl FnMut(&str),
+    ) {
+        buf.clear();
+        self.write_json(buf, |buf| {
+            if buf.len() >= piece_len {
+                piece(buf);
+                buf.clear();
+            }
+        });
+        piece(buf);
+        buf.clear();
+    }
+
+    /// The length of [`Self::to_json`], counted without writing it.
+    pub fn json_len(&self) -> usize {
+        let mut head = String::new();
+        self.write_head(&mut head);
+        let events: usize = self.events.iter().map(QueuedEvent::json_len).sum();
+        // The commas between events, then `]}`.
+        head.len() + events + self.events.len().saturating_sub(1) + 2
+    }
+
+    /// Writes the body into `out`, calling `between` with `out` before each event.
+    fn write_json(&self, out: &mut String, mut between: impl FnMut(&mut String)) {
+        self.write_head(out);
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            between(out);
+            e.push_json(out);
         }
-        push_key(&mut out, "destination");
-        push_string(&mut out, &self.destination);
-        push_key(&mut out, "region");
-        push_string(&mut out, self.region.code());
+        out.push_str("]}");
+    }
+
+    /// Everything before the first event: `{"v":…,…,"events":[`.
+    fn write_head(&self, out: &mut String) {
+        out.push_str(r#"{"v":"#);
+        push_number(out, self.v.into());
+        push_key(out, "connector");
+        push_string(out, &self.connector);
+        if let Some(generation) = &self.generation {
+            push_key(out, "generation");
+            push_string(out, generation);
+        }
+        push_key(out, "destination");
+        push_string(out, &self.destination);
+        push_key(out, "region");
+        push_string(out, self.region.code());
         let counters = [
             ("received_ms", Some(self.received_ms)),
             ("attempt", Some(self.attempt.into())),
@@ -168,19 +222,11 @@ impl DeliveryMessage {
         ];
         for (key, value) in counters {
             if let Some(value) = value {
-                push_key(&mut out, key);
-                push_number(&mut out, value);
+                push_key(out, key);
+                push_number(out, value);
             }
         }
         out.push_str(r#","events":["#);
-        for (i, e) in self.events.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            e.push_json(&mut out);
-        }
-        out.push_str("]}");
-        out
     }
 
     /// The two halves of a message Segment refused as a whole (`None` for fewer than two
@@ -325,6 +371,47 @@ pub(crate) mod tests {
         assert_eq!(m.to_json(), serde_json::to_string(&m).unwrap());
         let m = DeliveryMessage::new("a", "b", Region::Us, 0);
         assert_eq!(m.to_json(), serde_json::to_string(&m).unwrap());
+    }
+
+    #[test]
+    fn pieces_join_into_the_body_and_stay_small() {
+        let mut m = message(30);
+        m.events[4].event_id = "quo\"te\\ \u{1} é".into();
+        m.events[9] = event(9, 5_000);
+        m.generation = Some("g1".into());
+        let whole = m.to_json();
+        assert_eq!(m.json_len(), whole.len());
+        let largest_event = m.events.iter().map(QueuedEvent::json_len).max().unwrap();
+        let mut buf = String::new();
+        for piece_len in [0, 1, 64, 200, 1_000, 4_096, usize::MAX] {
+            let mut pieces: Vec<String> = Vec::new();
+            m.write_json_pieces(&mut buf, piece_len, |p| pieces.push(p.to_owned()));
+            assert_eq!(pieces.concat(), whole, "pieces of {piece_len}");
+            assert!(buf.is_empty());
+            if piece_len == usize::MAX {
+                assert_eq!(pieces.len(), 1);
+                continue;
+            }
+            assert!(pieces.len() > 1, "{piece_len}: {}", pieces.len());
+            for p in &pieces {
+                // Less than `piece_len` (or nothing) before its last event, then that event and
+                // its comma.
+                assert!(
+                    p.len() <= piece_len.max(1) + largest_event,
+                    "{piece_len}: {}",
+                    p.len()
+                );
+            }
+        }
+        for n in [0, 1] {
+            let m = message(n);
+            let mut pieces = Vec::new();
+            m.write_json_pieces(&mut buf, 1, |p| pieces.push(p.to_owned()));
+            assert_eq!(
+                (pieces.concat(), m.json_len()),
+                (m.to_json(), m.to_json().len())
+            );
+        }
     }
 
     #[test]

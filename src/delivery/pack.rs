@@ -6,6 +6,7 @@
 //! Then messages are grouped into `sendBatch` calls within that call's limits.
 
 use std::io;
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -185,22 +186,22 @@ pub fn pack(
     (packer.finish(), refused)
 }
 
-/// Groups message bodies for `sendBatch` calls within its count and byte limits.
-pub fn send_groups(bodies: &[String]) -> Vec<&[String]> {
+/// Groups messages, given their bodies' lengths, for `sendBatch` calls within its count and
+/// byte limits: the ranges of `lens` each call takes, in order.
+pub fn send_groups(lens: &[usize]) -> Vec<Range<usize>> {
     let mut groups = Vec::new();
     let (mut start, mut bytes) = (0, 0);
-    for (i, body) in bodies.iter().enumerate() {
-        let full =
-            i - start == MAX_SEND_BATCH_MESSAGES || bytes + body.len() > MAX_SEND_BATCH_BYTES;
+    for (i, len) in lens.iter().enumerate() {
+        let full = i - start == MAX_SEND_BATCH_MESSAGES || bytes + len > MAX_SEND_BATCH_BYTES;
         if i > start && full {
-            groups.push(&bodies[start..i]);
+            groups.push(start..i);
             start = i;
             bytes = 0;
         }
-        bytes += body.len();
+        bytes += len;
     }
-    if start < bodies.len() {
-        groups.push(&bodies[start..]);
+    if start < lens.len() {
+        groups.push(start..lens.len());
     }
     groups
 }
@@ -308,18 +309,18 @@ mod tests {
 
     #[test]
     fn send_groups_respect_count_and_bytes() {
-        let small: Vec<String> = (0..250).map(|i| format!("{i:0>10}")).collect();
-        let sizes: Vec<usize> = send_groups(&small).iter().map(|g| g.len()).collect();
-        assert_eq!(sizes, vec![100, 100, 50]);
-        let big: Vec<String> = (0..5).map(|_| "x".repeat(100_000)).collect();
+        let small = [10; 250];
+        assert_eq!(send_groups(&small), vec![0..100, 100..200, 200..250]);
+        let big = [100_000; 5];
         let groups = send_groups(&big);
-        assert_eq!(
-            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
-            vec![2, 2, 1]
-        );
+        assert_eq!(groups, vec![0..2, 2..4, 4..5]);
         for g in groups {
-            assert!(g.iter().map(String::len).sum::<usize>() <= MAX_SEND_BATCH_BYTES);
+            assert!(big[g].iter().sum::<usize>() <= MAX_SEND_BATCH_BYTES);
         }
+        assert_eq!(
+            send_groups(&[MAX_SEND_BATCH_BYTES + 1, 1]),
+            vec![0..1, 1..2]
+        );
         assert!(send_groups(&[]).is_empty());
     }
 }

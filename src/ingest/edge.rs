@@ -39,7 +39,7 @@ pub async fn handle(
     if let Some(doc) = &plan.quarantine {
         quarantine_store::put(env, connector, now_ms, doc).await?;
     }
-    if queue::send(env, &plan.bodies, 0).await.is_err() {
+    if queue::send(env, &outcome.batches, 0).await.is_err() {
         console_log!("{}", web::platform_failure_line(connector, "queue_send"));
         // Nothing is accepted: Braze resends the whole batch.
         log.counts = plan.summary.refused();

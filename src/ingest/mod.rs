@@ -1,6 +1,6 @@
 //! `POST /v1/currents/{connector}`. The order of checks is the contract with Braze
 //! (CONTRACTS §4): connector, token, size, body, quarantine, enqueue. Pure here: what a processed
-//! batch becomes ([`plan`]: the queue bodies, the quarantine object, the stats delta with the
+//! batch becomes besides its queue messages ([`plan`]: the quarantine object, the stats delta with the
 //! batch's drift report, and the 200 answer) and the header rules; on wasm32, `edge` reads the request and performs the writes.
 //! Events are stored durably (R2 for quarantined ones, the delivery queue for the rest) before
 //! the 200; the queue consumer delivers them.
@@ -66,11 +66,10 @@ impl IngestSummary {
     }
 }
 
-/// What one processed Currents batch becomes.
+/// What one processed Currents batch becomes, besides its queue messages (the outcome's
+/// `batches`, sent as they are: [`crate::delivery::DeliveryMessage::write_json_pieces`]).
 #[derive(Debug)]
 pub struct IngestPlan {
-    /// Queue message bodies (JSON strings), one per Segment batch.
-    pub bodies: Vec<String>,
     /// The quarantine object of the events that cannot be forwarded, if any.
     pub quarantine: Option<QuarantineDoc>,
     /// The body of the stats object's `POST /ingest`: the stats delta and the batch's drift
@@ -87,14 +86,13 @@ pub fn plan(
     outcome: &Outcome,
     now_ms: u64,
 ) -> IngestPlan {
-    let bodies: Vec<String> = outcome.batches.iter().map(|m| m.to_json()).collect();
     let summary = IngestSummary {
         received: outcome.received,
         accepted: outcome.accepted(),
         filtered: outcome.filtered.len(),
         quarantined: outcome.quarantined.len(),
         batches: outcome.batches.len(),
-        messages: bodies.len(),
+        messages: outcome.batches.len(),
     };
     let quarantine = (!outcome.quarantined.is_empty()).then(|| {
         QuarantineDoc::from_rejected(
@@ -107,7 +105,6 @@ pub fn plan(
     let stats_body = (outcome.received > 0)
         .then(|| ingest_body(&ingest_delta(outcome, &[], now_ms), &outcome.drift));
     IngestPlan {
-        bodies,
         quarantine,
         stats_body,
         summary,
@@ -187,7 +184,7 @@ mod tests {
                 messages: 1
             }
         );
-        let msg = DeliveryMessage::from_json(&p.bodies[0]).unwrap();
+        let msg = DeliveryMessage::from_json(&out.batches[0].to_json()).unwrap();
         assert_eq!(
             (msg.connector.as_str(), msg.received_ms),
             ("acme", 7_200_000)

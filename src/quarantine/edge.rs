@@ -121,8 +121,7 @@ async fn replay_one(
     let connector = connector_of_key(key).map_or_else(|| doc.connector.clone(), str::to_owned);
     let config = config_store::load(env, settings, &connector, now_ms).await?;
     let plan = replay(&doc, &config, &connector, now_ms)?;
-    let bodies: Vec<String> = plan.messages.iter().map(|m| m.to_json()).collect();
-    queue::send(env, &bodies, 0)
+    queue::send(env, &plan.messages, 0)
         .await
         .map_err(|_| Problem::QueueUnavailable)?;
     // The queue has the requeued events: the object now keeps only what is still quarantined,

@@ -1,13 +1,16 @@
-//! Peak heap per Currents batch: `process()` plus rendering every Segment request body, measured
-//! with dhat's allocator (bytes, not time, so the figure is exact and repeatable), once the
-//! process's one-time state exists.
+//! Peak heap per Currents batch: what the Worker's ingest holds on the wasm heap, measured with
+//! dhat's allocator (bytes, not time, so the figure is exact and repeatable), once the process's
+//! one-time state exists: `process()`, `ingest::plan()` and every queue body written in the
+//! pieces the Worker copies out to JavaScript (`DeliveryMessage::write_json_pieces`). The input
+//! is allocated before counting starts.
 //! Run: `cargo bench --bench memory`; report in docs/BENCHMARKS.md.
 #![allow(missing_docs, clippy::print_stdout)] // a report on stdout; criterion's and dhat's macros define undocumented items
 
 use std::fs;
 use std::path::Path;
 
-use currents_relay::{ConnectorConfig, ProcessContext, process};
+use currents_relay::delivery::QUEUE_PIECE_BYTES;
+use currents_relay::{ConnectorConfig, ProcessContext, ingest, process};
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -52,19 +55,23 @@ fn main() {
     // cost: built here, before counting starts.
     process(&batch(1), &config, &ctx).unwrap();
     println!(
-        "| batch | input bytes | output bytes | peak heap during process + bodies | peak ÷ input | allocations |"
+        "| batch | input bytes | queue body bytes | peak heap during ingest | peak ÷ input | allocations |"
     );
     println!("|---:|---:|---:|---:|---:|---:|");
     for n in [100usize, 2_500] {
         let body = batch(n);
         let profiler = dhat::Profiler::builder().testing().build();
         let outcome = process(&body, &config, &ctx).unwrap();
-        let out_bytes: usize = outcome
-            .batches
-            .iter()
-            .map(|b| b.segment_body("2026-11-28T00:00:00.000Z").len())
-            .sum();
+        let plan = ingest::plan("bench", None, &outcome, 0);
+        let (mut buf, mut out_bytes) = (String::new(), 0);
+        for message in &outcome.batches {
+            message.write_json_pieces(&mut buf, QUEUE_PIECE_BYTES, |piece| {
+                out_bytes += piece.len();
+            });
+        }
         assert_eq!(outcome.accepted(), n);
+        assert_eq!(plan.summary.messages, outcome.batches.len());
+        drop(plan);
         drop(outcome);
         let stats = dhat::HeapStats::get();
         drop(profiler);
