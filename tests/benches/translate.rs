@@ -4,7 +4,7 @@
 //! body. Baseline: `serde_json::from_slice::<Value>` of the same input bytes plus `to_string` of
 //! a `Value` the size of our output — the least any Value-based translator would have to do.
 //! Also `worker_ingest`: the Worker's ingest work on the batch (`process()` and the queue message
-//! bodies), the native figure `scripts/bench-wasm.mjs` compares its `BenchIngest` time with.
+//! bodies, in pieces), the native figure `scripts/bench-wasm.mjs` compares its `BenchIngest` time with.
 //! First a table from 21 alternating rounds (the ratio to trust on a shared machine), then
 //! criterion's own measurements.
 //! Run: `cargo bench --bench translate`; report in docs/BENCHMARKS.md.
@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group};
+use currents_relay::delivery::QUEUE_PIECE_BYTES;
 use currents_relay::{ConnectorConfig, ProcessContext, process};
 use serde_json::{Value, json};
 
@@ -82,12 +83,24 @@ fn ours(body: &[u8], config: &ConnectorConfig) -> usize {
         .sum()
 }
 
-/// What the Worker's ingest does with a batch (`BenchIngest` in the wasm build): `process()`
-/// plus the queue message bodies, the stats body and the answer of `ingest::plan`.
+/// What the Worker's ingest does with a batch (`BenchIngest` in the wasm build): `process()`,
+/// the stats body and the answer of `ingest::plan`, and the queue message bodies written in the
+/// pieces the Worker copies out (here, each piece copied into the message's own string).
 fn ingest(body: &[u8], config: &ConnectorConfig) -> usize {
     let outcome = processed(body, config);
     let plan = currents_relay::ingest::plan("bench", None, &outcome, 0);
-    plan.bodies.iter().map(String::len).sum()
+    let mut buf = String::new();
+    let bodies: Vec<String> = outcome
+        .batches
+        .iter()
+        .map(|m| {
+            let mut out = String::new();
+            m.write_json_pieces(&mut buf, QUEUE_PIECE_BYTES, |piece| out.push_str(piece));
+            out
+        })
+        .collect();
+    black_box(&plan);
+    bodies.iter().map(String::len).sum()
 }
 
 fn baseline(body: &[u8], output: &Value) -> usize {
