@@ -34,8 +34,14 @@ pub struct QueuedEvent {
     pub json: Box<RawValue>,
 }
 
-/// The keys of a queued event in its JSON, in order.
-const EVENT_KEYS: [&str; 4] = ["event_id", "event_type", "message_id", "json"];
+/// The keys of a queued event in its JSON, in order, each as it is written: `"key":` (none needs
+/// escapes).
+const EVENT_KEYS: [&str; 4] = [
+    r#""event_id":"#,
+    r#""event_type":"#,
+    r#""message_id":"#,
+    r#""json":"#,
+];
 
 impl QueuedEvent {
     /// Appends the event as `serde_json` writes it.
@@ -47,22 +53,19 @@ impl QueuedEvent {
             out.push(',');
         }
         let strings = [self.event_id.as_str(), &self.event_type, &self.message_id];
-        for (i, (key, value)) in EVENT_KEYS.iter().zip(strings).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_string(out, key);
-            out.push(':');
+        for (key, value) in EVENT_KEYS.iter().zip(strings) {
+            out.push_str(key);
             push_string(out, value);
+            out.push(',');
         }
-        push_key(out, EVENT_KEYS[3]);
+        out.push_str(EVENT_KEYS[3]);
         out.push_str(self.json.get());
         out.push('}');
     }
 
     /// The length of the event's JSON, counted without writing it.
     pub fn json_len(&self) -> usize {
-        let keys: usize = EVENT_KEYS.iter().map(|k| k.len() + 3).sum(); // "key":
+        let keys: usize = EVENT_KEYS.iter().map(|k| k.len()).sum();
         let index = self
             .index
             .map_or(0, |i| r#""index":,"#.len() + decimal_digits(i as u64));
@@ -114,8 +117,7 @@ fn is_zero(n: &u32) -> bool {
 
 /// Appends `n` in decimal.
 fn push_number(out: &mut String, n: u64) {
-    use std::fmt::Write;
-    write!(out, "{n}").expect("a String takes any text");
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Message format version.

@@ -67,29 +67,30 @@ impl Track<'_> {
         let fixed = self.library.get().len() + self.integrations.get().len();
         let mut out = String::with_capacity(400 + values + fixed);
         out.push_str(r#"{"type":"track""#);
+        // Each key written as it appears: `,"key":`.
         let strings = [
-            ("event", Some(self.event)),
-            ("userId", self.user_id),
-            ("anonymousId", self.anonymous_id),
-            ("messageId", Some(self.message_id)),
-            ("timestamp", Some(self.timestamp)),
+            (r#","event":"#, Some(self.event)),
+            (r#","userId":"#, self.user_id),
+            (r#","anonymousId":"#, self.anonymous_id),
+            (r#","messageId":"#, Some(self.message_id)),
+            (r#","timestamp":"#, Some(self.timestamp)),
         ];
         for (key, value) in strings {
             if let Some(value) = value {
-                push_key(&mut out, key);
+                out.push_str(key);
                 push_string(&mut out, value);
             }
         }
-        push_key(&mut out, "properties");
+        out.push_str(r#","properties":"#);
         push_object(&mut out, self.properties);
         out.push_str(r#","context":{"device":"#);
         push_object(&mut out, self.device);
-        push_key(&mut out, "traits");
+        out.push_str(r#","traits":"#);
         push_object(&mut out, self.traits);
-        push_key(&mut out, "library");
+        out.push_str(r#","library":"#);
         out.push_str(self.library.get());
         out.push('}');
-        push_key(&mut out, "integrations");
+        out.push_str(r#","integrations":"#);
         out.push_str(self.integrations.get());
         out.push('}');
         // Not `RawValue::from_string`: parsing the text again to prove it is JSON costs a tenth
