@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The wasm half of scripts/bench-speed.sh: `BenchIngest.run` (the Worker's ingest of one batch,
-// only the body's bytes crossing the boundary) on the 100-event batch of the native benchmark,
+// The wasm half of scripts/bench-speed.sh: `BenchIngest.run` (the Worker's ingest of one batch:
+// the body's bytes in, the queue bodies out as JavaScript strings) on the 100-event batch of the native benchmark,
 // 21 rounds of at least 150 ms each after a warm-up; prints the median ms per batch and the
 // queue body bytes. RELAY_PKG names a Node build with the `bench` feature.
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Worker's ingest speed and size in one run (docs/BENCHMARKS.md §9), one table at the end:
 #   wasm:    `BenchIngest` (the `bench` feature's export: parse, validate, translate, pack and the
-#            queue bodies, exactly what ingest does) built as the release profile builds the
-#            Worker, timed in Node, 21 rounds of 150 ms (scripts/bench-speed.mjs);
+#            queue bodies as JavaScript strings, exactly what ingest does) built as the release
+#            profile and `.cargo/config.toml` build the Worker, timed in Node, 21 rounds of
+#            150 ms (scripts/bench-speed.mjs);
 #   native:  `cargo bench --bench translate`'s 21 alternating rounds: `worker_ingest` (the same
 #            work), `translate_and_batch` and the serde_json `Value` baseline;
-#   heap:    `cargo bench --bench memory` (dhat: peak bytes during process() and the bodies);
+#   heap:    `cargo bench --bench memory` (dhat: peak bytes of ingest's work, the queue bodies in
+#            the Worker's pieces);
 #   size:    the Worker as `bash scripts/build.sh` builds it, gzip -9.
 # Run: bash scripts/bench-speed.sh   (about 3 minutes on 2 cores once built)
 set -euo pipefail

@@ -97,8 +97,8 @@ for (const n of [1, 10, 100]) {
 }
 
 // The Worker's CPU per batch: `BenchIngest.run` does exactly what ingest does between reading the
-// body and the platform writes (parse, validate, translate, pack, render the queue message bodies),
-// with only the body's bytes crossing the boundary. Only in a build with the `bench` feature:
+// body and the platform writes (parse, validate, translate, pack, the queue message bodies made
+// into JavaScript strings from their pieces), with only the body's bytes going in. Only in a build with the `bench` feature:
 //   CARGO_PROFILE_RELEASE_STRIP=false cargo build --lib --release --target wasm32-unknown-unknown \
 //     --no-default-features --features bench
 //   wasm-bindgen --target nodejs --out-dir <dir> --out-name currents_relay \
