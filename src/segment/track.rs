@@ -20,7 +20,7 @@ pub enum PropValue<'a> {
 }
 
 impl PropValue<'_> {
-    /// An upper bound of its JSON length, unless a string needs escapes.
+    /// Its JSON length, unless it is a string that needs escapes.
     fn len_hint(&self) -> usize {
         match self {
             PropValue::Raw(r) => r.get().len(),
@@ -60,21 +60,9 @@ impl Track<'_> {
     /// "properties":{…},"context":{"device":{…},"traits":{…},"library":{…}},"integrations":…}`
     /// (`userId` and `anonymousId` only when present).
     pub fn to_json(&self) -> Box<RawValue> {
-        let pairs = [self.properties, self.device, self.traits]
-            .into_iter()
-            .flatten();
-        let values: usize = pairs.map(|(k, v)| k.len() + v.len_hint() + 4).sum();
-        let fixed = self.library.get().len() + self.integrations.get().len();
-        let mut out = String::with_capacity(400 + values + fixed);
-        out.push_str(r#"{"type":"track""#);
-        // Each key written as it appears: `,"key":`.
-        let strings = [
-            (r#","event":"#, Some(self.event)),
-            (r#","userId":"#, self.user_id),
-            (r#","anonymousId":"#, self.anonymous_id),
-            (r#","messageId":"#, Some(self.message_id)),
-            (r#","timestamp":"#, Some(self.timestamp)),
-        ];
+        let strings = self.strings();
+        let mut out = String::with_capacity(self.len_unescaped(&strings));
+        out.push_str(TRACK_START);
         for (key, value) in strings {
             if let Some(value) = value {
                 out.push_str(key);
@@ -105,6 +93,53 @@ impl Track<'_> {
             RawValue::from_string_unchecked(out)
         }
     }
+}
+
+/// How a track call begins.
+const TRACK_START: &str = r#"{"type":"track""#;
+/// The keys and punctuation of a track call after its strings, around its three objects and
+/// the two rendered values: `,"properties":`, `,"context":{"device":`, `,"traits":`,
+/// `,"library":` and `}`, `,"integrations":` and `}`.
+const TRACK_FIXED_LEN: usize = r#","properties":,"context":{"device":,"traits":,"library":},"integrations":}"#.len();
+
+impl<'a> Track<'a> {
+    /// The string members, each key as it is written (`,"key":`), and its value if present.
+    fn strings(&self) -> [(&'static str, Option<&'a str>); 5] {
+        [
+            (r#","event":"#, Some(self.event)),
+            (r#","userId":"#, self.user_id),
+            (r#","anonymousId":"#, self.anonymous_id),
+            (r#","messageId":"#, Some(self.message_id)),
+            (r#","timestamp":"#, Some(self.timestamp)),
+        ]
+    }
+
+    /// The length [`Self::to_json`] writes when no string needs escapes (every id and name a
+    /// Currents body brings without escapes): the buffer is allocated once at its final size.
+    /// A string with escapes makes the text longer and the buffer grow.
+    fn len_unescaped(&self, strings: &[(&'static str, Option<&'a str>); 5]) -> usize {
+        let strings: usize = strings
+            .iter()
+            .filter_map(|(key, value)| value.map(|v| key.len() + v.len() + 2))
+            .sum();
+        let objects: usize = [self.properties, self.device, self.traits]
+            .into_iter()
+            .map(|pairs| object_len_unescaped(pairs))
+            .sum();
+        TRACK_START.len()
+            + strings
+            + objects
+            + TRACK_FIXED_LEN
+            + self.library.get().len()
+            + self.integrations.get().len()
+    }
+}
+
+/// The length [`push_object`] writes for `pairs` when no key or string needs escapes.
+fn object_len_unescaped(pairs: &[(&str, PropValue<'_>)]) -> usize {
+    let members: usize = pairs.iter().map(|(k, v)| k.len() + 3 + v.len_hint()).sum();
+    // Braces, and the commas between members.
+    2 + members + pairs.len().saturating_sub(1)
 }
 
 /// `context.library` as JSON: `{"name":…,"version":…}`.
@@ -380,5 +415,37 @@ mod tests {
                 env!("CARGO_PKG_VERSION")
             )
         );
+    }
+
+    #[test]
+    fn a_call_without_escapes_is_allocated_at_its_final_size() {
+        let lib = library_json(&Library::default());
+        let integrations = RawValue::from_string(r#"{"Braze":false,"All":true}"#.into()).unwrap();
+        let raw = RawValue::from_string(r#"{"a":[1,"x"]}"#.into()).unwrap();
+        let props = [
+            ("nested", PropValue::Raw(JsonText::from(&*raw))),
+            ("device_id", PropValue::Str("d1")),
+        ];
+        let one = [("model", PropValue::Str("iPhone15,2"))];
+        for (properties, device, traits, user_id) in [
+            (&props[..], &one[..], &one[..], Some("u1")),
+            (&[][..], &[][..], &[][..], None),
+            (&props[..1], &[][..], &one[..], Some("")),
+        ] {
+            let t = Track {
+                event: "Custom Event",
+                user_id,
+                anonymous_id: Some("anon-1"),
+                message_id: "crl-0123",
+                timestamp: "1970-01-01T00:00:00.000Z",
+                properties,
+                device,
+                traits,
+                library: &lib,
+                integrations: &integrations,
+            };
+            let json = t.to_json();
+            assert_eq!(t.len_unescaped(&t.strings()), json.get().len(), "{}", json.get());
+        }
     }
 }
