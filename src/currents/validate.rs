@@ -134,15 +134,19 @@ pub struct ValidEvent<'a> {
     pub user: User<'a>,
     /// Properties in Braze's order, repeated keys folded.
     pub properties: Properties<'a>,
+    /// The event's JSON text, which the properties' keys and values were read from (the
+    /// translator copies runs of it as they stand).
+    pub source: &'a str,
 }
 
 /// Validates one element of the `events` array.
 pub fn validate_event(raw: &RawValue) -> Result<ValidEvent<'_>, Rejected> {
-    Element::from_raw(raw).event.and_then(validate)
+    let element = Element::from_raw(raw);
+    element.event.and_then(|ev| validate(ev, element.raw))
 }
 
-/// Validates the fields of one event object, as the batch reader parsed them.
-pub fn validate(ev: RawEvent<'_>) -> Result<ValidEvent<'_>, Rejected> {
+/// Validates the fields of one event object, as the batch reader parsed them from `source`.
+pub fn validate<'a>(ev: RawEvent<'a>, source: &'a str) -> Result<ValidEvent<'a>, Rejected> {
     let id = required_str(
         ev.id,
         "id",
@@ -181,6 +185,7 @@ pub fn validate(ev: RawEvent<'_>) -> Result<ValidEvent<'_>, Rejected> {
         time,
         user,
         properties,
+        source,
     })
 }
 

@@ -143,7 +143,7 @@ pub fn process_events<'a>(
     for (index, element) in events.into_iter().enumerate() {
         let Element { raw, event } = element?;
         outcome.received = index + 1;
-        let ev = match event.and_then(validate) {
+        let ev = match event.and_then(|ev| validate(ev, raw)) {
             Ok(ev) => ev,
             Err(rejected) => {
                 outcome.quarantined.push(quarantine(index, raw, rejected));

@@ -8,7 +8,7 @@ pub mod retry;
 mod track;
 
 pub use retry::{Attempt, AttemptResult, Decision, RetryPolicy};
-pub use track::{PropValue, Timestamp, Track, format_timestamp, library_json, message_id};
+pub use track::{Member, PropValue, Timestamp, Track, format_timestamp, library_json, message_id};
 pub(crate) use track::{json_string_len, push_key, push_string};
 
 use crate::config::Region;

@@ -1,6 +1,8 @@
 //! One Segment `track` call, written straight from borrowed parts into one buffer sized up front:
-//! property values are copied as the raw JSON Braze sent, never rebuilt as a value tree, and the
-//! text is what `serde_json` writes for the same object (compact, keys in this order).
+//! property values are copied as the raw JSON Braze sent, never rebuilt as a value tree (and runs
+//! of properties that stand in the event as they would be written, key and value alike, in one
+//! copy: [`Member::Run`]), and the text is what `serde_json` writes for the same object (compact,
+//! keys in this order).
 
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -29,6 +31,27 @@ impl PropValue<'_> {
     }
 }
 
+/// A member of the `properties` object: one property, or a run of properties that stand in the
+/// Currents event exactly as the writer would write them (`"key":value` joined by single commas,
+/// keys without escapes), copied as they are: the same text in one copy.
+#[derive(Debug, Clone, Copy)]
+pub enum Member<'a> {
+    /// One property.
+    Pair(&'a str, PropValue<'a>),
+    /// Consecutive properties, verbatim (`"k1":v1,"k2":v2`).
+    Run(&'a str),
+}
+
+impl Member<'_> {
+    /// Its JSON length, unless it is a pair with a key or string that needs escapes.
+    fn len_hint(&self) -> usize {
+        match self {
+            Member::Pair(key, value) => key.len() + 3 + value.len_hint(),
+            Member::Run(text) => text.len(),
+        }
+    }
+}
+
 /// A Segment `track` call ready to write.
 #[derive(Debug)]
 pub struct Track<'a> {
@@ -43,7 +66,7 @@ pub struct Track<'a> {
     /// ISO-8601 UTC with milliseconds.
     pub timestamp: &'a str,
     /// `properties`.
-    pub properties: &'a [(&'a str, PropValue<'a>)],
+    pub properties: &'a [Member<'a>],
     /// `context.device`.
     pub device: &'a [(&'a str, PropValue<'a>)],
     /// `context.traits`.
@@ -70,7 +93,7 @@ impl Track<'_> {
             }
         }
         out.push_str(r#","properties":"#);
-        push_object(&mut out, self.properties);
+        push_members(&mut out, self.properties);
         out.push_str(r#","context":{"device":"#);
         push_object(&mut out, self.device);
         out.push_str(r#","traits":"#);
@@ -100,7 +123,8 @@ const TRACK_START: &str = r#"{"type":"track""#;
 /// The keys and punctuation of a track call after its strings, around its three objects and
 /// the two rendered values: `,"properties":`, `,"context":{"device":`, `,"traits":`,
 /// `,"library":` and `}`, `,"integrations":` and `}`.
-const TRACK_FIXED_LEN: usize = r#","properties":,"context":{"device":,"traits":,"library":},"integrations":}"#.len();
+const TRACK_FIXED_LEN: usize =
+    r#","properties":,"context":{"device":,"traits":,"library":},"integrations":}"#.len();
 
 impl<'a> Track<'a> {
     /// The string members, each key as it is written (`,"key":`), and its value if present.
@@ -122,10 +146,10 @@ impl<'a> Track<'a> {
             .iter()
             .filter_map(|(key, value)| value.map(|v| key.len() + v.len() + 2))
             .sum();
-        let objects: usize = [self.properties, self.device, self.traits]
-            .into_iter()
-            .map(|pairs| object_len_unescaped(pairs))
-            .sum();
+        let members = self.properties.iter().map(Member::len_hint);
+        let objects = object_len(members)
+            + object_len(self.device.iter().map(|(k, v)| k.len() + 3 + v.len_hint()))
+            + object_len(self.traits.iter().map(|(k, v)| k.len() + 3 + v.len_hint()));
         TRACK_START.len()
             + strings
             + objects
@@ -135,11 +159,10 @@ impl<'a> Track<'a> {
     }
 }
 
-/// The length [`push_object`] writes for `pairs` when no key or string needs escapes.
-fn object_len_unescaped(pairs: &[(&str, PropValue<'_>)]) -> usize {
-    let members: usize = pairs.iter().map(|(k, v)| k.len() + 3 + v.len_hint()).sum();
-    // Braces, and the commas between members.
-    2 + members + pairs.len().saturating_sub(1)
+/// The length of an object of members of these lengths: braces, members, and the commas between.
+fn object_len(members: impl ExactSizeIterator<Item = usize>) -> usize {
+    let commas = members.len().saturating_sub(1);
+    2 + members.sum::<usize>() + commas
 }
 
 /// `context.library` as JSON: `{"name":…,"version":…}`.
@@ -212,14 +235,34 @@ fn push_object(out: &mut String, pairs: &[(&str, PropValue<'_>)]) {
         if i > 0 {
             out.push(',');
         }
-        push_string(out, key);
-        out.push(':');
-        match value {
-            PropValue::Raw(r) => out.push_str(r.get()),
-            PropValue::Str(s) => push_string(out, s),
+        push_pair(out, key, value);
+    }
+    out.push('}');
+}
+
+/// Appends the `properties` object.
+fn push_members(out: &mut String, members: &[Member<'_>]) {
+    out.push('{');
+    for (i, member) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match member {
+            Member::Pair(key, value) => push_pair(out, key, value),
+            Member::Run(text) => out.push_str(text),
         }
     }
     out.push('}');
+}
+
+/// Appends `"key":value`.
+fn push_pair(out: &mut String, key: &str, value: &PropValue<'_>) {
+    push_string(out, key);
+    out.push(':');
+    match value {
+        PropValue::Raw(r) => out.push_str(r.get()),
+        PropValue::Str(s) => push_string(out, s),
+    }
 }
 
 /// Prefix of hashed message ids, so they are recognisable in Segment's debugger.
@@ -391,9 +434,10 @@ mod tests {
         let integrations = RawValue::from_string(r#"{"Braze":false}"#.into()).unwrap();
         let raw = RawValue::from_string("[1, 2]".into()).unwrap();
         let props = [
-            ("list", PropValue::Raw(JsonText::from(&*raw))),
-            ("device_id", PropValue::Str("d\"1")),
-            ("k\u{1}", PropValue::Str("")),
+            Member::Pair("list", PropValue::Raw(JsonText::from(&*raw))),
+            Member::Pair("device_id", PropValue::Str("d\"1")),
+            Member::Pair("k\u{1}", PropValue::Str("")),
+            Member::Run(r#""a":1,"b":{"c":null}"#),
         ];
         let t = Track {
             event: "Email Opened",
@@ -411,7 +455,7 @@ mod tests {
         assert_eq!(
             json.get(),
             format!(
-                r#"{{"type":"track","event":"Email Opened","userId":"u1","messageId":"m","timestamp":"1970-01-01T00:00:00.000Z","properties":{{"list":[1, 2],"device_id":"d\"1","k\u0001":""}},"context":{{"device":{{}},"traits":{{}},"library":{{"name":"currents-relay","version":"{}"}}}},"integrations":{{"Braze":false}}}}"#,
+                r#"{{"type":"track","event":"Email Opened","userId":"u1","messageId":"m","timestamp":"1970-01-01T00:00:00.000Z","properties":{{"list":[1, 2],"device_id":"d\"1","k\u0001":"","a":1,"b":{{"c":null}}}},"context":{{"device":{{}},"traits":{{}},"library":{{"name":"currents-relay","version":"{}"}}}},"integrations":{{"Braze":false}}}}"#,
                 env!("CARGO_PKG_VERSION")
             )
         );
@@ -423,14 +467,16 @@ mod tests {
         let integrations = RawValue::from_string(r#"{"Braze":false,"All":true}"#.into()).unwrap();
         let raw = RawValue::from_string(r#"{"a":[1,"x"]}"#.into()).unwrap();
         let props = [
-            ("nested", PropValue::Raw(JsonText::from(&*raw))),
-            ("device_id", PropValue::Str("d1")),
+            Member::Pair("nested", PropValue::Raw(JsonText::from(&*raw))),
+            Member::Run(r#""x":"y","z":[]"#),
+            Member::Pair("device_id", PropValue::Str("d1")),
         ];
         let one = [("model", PropValue::Str("iPhone15,2"))];
         for (properties, device, traits, user_id) in [
             (&props[..], &one[..], &one[..], Some("u1")),
             (&[][..], &[][..], &[][..], None),
             (&props[..1], &[][..], &one[..], Some("")),
+            (&props[1..2], &[][..], &[][..], Some("")),
         ] {
             let t = Track {
                 event: "Custom Event",
@@ -445,7 +491,12 @@ mod tests {
                 integrations: &integrations,
             };
             let json = t.to_json();
-            assert_eq!(t.len_unescaped(&t.strings()), json.get().len(), "{}", json.get());
+            assert_eq!(
+                t.len_unescaped(&t.strings()),
+                json.get().len(),
+                "{}",
+                json.get()
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 //! connector does not forward it (CONTRACTS §3).
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -9,7 +10,7 @@ use serde_json::value::RawValue;
 use crate::config::{ConnectorConfig, Region};
 use crate::currents::ValidEvent;
 use crate::mapping::{self, CUSTOM_EVENT_NAME_PROPERTY, CUSTOM_EVENT_TYPE, EventSpec};
-use crate::segment::{PropValue, Track, format_timestamp, library_json, message_id};
+use crate::segment::{Member, PropValue, Track, format_timestamp, library_json, message_id};
 
 /// Why the connector deliberately does not forward an event. Counted and reported, never silent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -104,7 +105,7 @@ pub fn translate<'c>(
     let (user_id, anonymous_id) = identity(ev, config)?;
     let (destination, region) = route(ev, config, ctx.nearest_region)?;
 
-    let mut properties: Vec<(&str, PropValue<'_>)> = Vec::with_capacity(ev.properties.0.len() + 1);
+    let mut properties: Vec<Member<'_>> = Vec::with_capacity(ev.properties.0.len() + 1);
     let mut device: Vec<(&str, PropValue<'_>)> = Vec::new();
     let mut traits: Vec<(&str, PropValue<'_>)> = Vec::new();
     let mut renamed: Vec<(&str, PropValue<'_>)> = Vec::new();
@@ -135,7 +136,7 @@ pub fn translate<'c>(
         } else if let Some((_, to)) = renames.iter().find(|(from, _)| *from == key) {
             renamed.push((to, value));
         } else {
-            properties.push((key, value));
+            properties.push(Member::Pair(key, value));
         }
     }
     if let Some(device_id) = ev.user.device_id.as_deref()
@@ -145,11 +146,16 @@ pub fn translate<'c>(
     }
     // Renamed and supplied values win over a same-named original (e.g. `url` → `link_url`).
     for (key, value) in renamed {
-        match properties.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => properties.push((key, value)),
+        let slot = properties.iter_mut().find_map(|m| match m {
+            Member::Pair(k, v) if *k == key => Some(v),
+            _ => None,
+        });
+        match slot {
+            Some(slot) => *slot = value,
+            None => properties.push(Member::Pair(key, value)),
         }
     }
+    coalesce(&mut properties, ev.source);
 
     let timestamp = format_timestamp(ev.time).expect("validation bounds the time");
     let message_id = message_id(config.message_id, ctx.connector_id, &ev.id);
@@ -178,16 +184,67 @@ pub fn translate<'c>(
 /// there (an unknown type with both phone fields): then it stays a property, never lost.
 fn place<'e>(
     section: &mut Vec<(&'e str, PropValue<'e>)>,
-    properties: &mut Vec<(&'e str, PropValue<'e>)>,
+    properties: &mut Vec<Member<'e>>,
     to: &'e str,
     key: &'e str,
     value: PropValue<'e>,
 ) {
     if section.iter().any(|(k, _)| *k == to) {
-        properties.push((key, value));
+        properties.push(Member::Pair(key, value));
     } else {
         section.push((to, value));
     }
+}
+
+/// Joins consecutive properties that stand next to each other in the event's text `source`,
+/// exactly as the writer would write them, into one [`Member::Run`]: the writer then copies the
+/// run at once instead of writing each key and value. A property stands as written when its key
+/// and its raw value are slices of `source` with exactly `":` between them (a key read without
+/// escapes is the text between its quotes, and holds nothing to escape), and two such properties
+/// are consecutive when exactly one byte (a comma, the only byte JSON allows there besides
+/// whitespace) separates them. Anything else (a renamed or supplied property, a key with escapes,
+/// whitespace, a property dropped or moved from between two others) stays a pair, so the text
+/// written is the same either way.
+fn coalesce<'e>(properties: &mut Vec<Member<'e>>, source: &'e str) {
+    let base = source.as_ptr() as usize;
+    let bytes = source.as_bytes();
+    // A property's place in `source`, from its key's opening quote to the end of its value.
+    let span = |member: &Member<'e>| -> Option<Range<usize>> {
+        let Member::Pair(key, PropValue::Raw(value)) = member else {
+            return None;
+        };
+        let k = (key.as_ptr() as usize).checked_sub(base)?.checked_sub(1)?;
+        let v = (value.get().as_ptr() as usize).checked_sub(base)?;
+        let end = v.checked_add(value.get().len())?;
+        let quoted = k + 1 + key.len();
+        let stands = end <= bytes.len()
+            && v == quoted + 2
+            && bytes[k] == b'"'
+            && &bytes[quoted..v] == br#"":"#;
+        stands.then_some(k..end)
+    };
+    let mut kept = 0;
+    let mut i = 0;
+    while i < properties.len() {
+        let mut run = span(&properties[i]);
+        let mut next = i + 1;
+        while let Some(r) = &mut run {
+            match properties.get(next).and_then(span) {
+                Some(s) if s.start == r.end + 1 && bytes[r.end] == b',' => {
+                    r.end = s.end;
+                    next += 1;
+                }
+                _ => break,
+            }
+        }
+        properties[kept] = match run.and_then(|r| source.get(r)) {
+            Some(text) if next - i > 1 => Member::Run(text),
+            _ => properties[i],
+        };
+        kept += 1;
+        i = next;
+    }
+    properties.truncate(kept);
 }
 
 fn select(ev: &ValidEvent<'_>, config: &ConnectorConfig) -> Result<(), FilterReason> {

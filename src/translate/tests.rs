@@ -362,3 +362,145 @@ fn unicode_and_escapes_survive_verbatim() {
         "Soldes d’été 🌞 \u{0007}"
     );
 }
+
+/// `event` (a JSON object without `properties`) with `properties` written from `members`, each
+/// `(key text, value text)`, joined by `comma` and with `colon` between key and value.
+fn with_properties(
+    event: &Value,
+    members: &[(String, String)],
+    colon: &str,
+    comma: &str,
+) -> String {
+    let object: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("{k}{colon}{v}"))
+        .collect();
+    let head = event.to_string();
+    format!(
+        "{},\"properties\":{{{}}}}}",
+        &head[..head.len() - 1],
+        object.join(comma)
+    )
+}
+
+/// The track call's text for an event given as text.
+fn track_text(text: &str, config: &ConnectorConfig) -> String {
+    let raw = RawValue::from_string(text.to_owned()).unwrap();
+    let ev = validate_event(&raw).expect("test events are valid");
+    let ctx = TranslateContext::new("acme", None, config);
+    translate(&ev, config, &ctx).unwrap().json.get().to_owned()
+}
+
+fn click_head() -> Value {
+    json!({"event_type": "users.messages.email.Click", "id": "e", "time": 1,
+        "user": {"user_id": "b", "external_user_id": "u"}})
+}
+
+#[test]
+fn properties_standing_as_written_are_copied_as_one_run() {
+    let members: Vec<(String, String)> = [
+        (r#""campaign_id""#, r#""c1""#),
+        (r#""dispatch_id""#, "null"),
+        (r#""link_id""#, r#"{"a":[1, 2],"b":"x\"y"}"#),
+        (r#""url""#, r#""https://new.example/""#),
+        (r#""link_url""#, r#""stale""#),
+        (r#""fresh_field""#, "12.50"),
+        (r#""fresh_field2""#, "true"),
+        (r#""esc\u0061ped""#, "1"),
+        (r#""device_model""#, r#""Pixel""#),
+        (r#""late""#, "[]"),
+        (r#""later""#, r#""é☃""#),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let cfg = config(json!({}));
+    let compact = track_text(&with_properties(&click_head(), &members, ":", ","), &cfg);
+    for (colon, comma) in [(": ", ","), (":", ", "), (" :", ",\n  ")] {
+        let spaced = track_text(
+            &with_properties(&click_head(), &members, colon, comma),
+            &cfg,
+        );
+        assert_eq!(compact, spaced, "{colon:?} {comma:?}");
+    }
+    let out: Value = serde_json::from_str(&compact).unwrap();
+    assert_eq!(
+        out["properties"],
+        json!({"campaign_id": "c1", "link_id": {"a": [1, 2], "b": "x\"y"},
+            "link_url": "https://new.example/", "fresh_field": 12.50, "fresh_field2": true,
+            "escaped": 1, "late": [], "later": "é☃"})
+    );
+    assert_eq!(out["context"]["device"], json!({"model": "Pixel"}));
+
+    // The runs themselves: what stands as written is joined, the rest stays pairs.
+    let text = with_properties(&click_head(), &members, ":", ",");
+    let raw = RawValue::from_string(text).unwrap();
+    let ev = validate_event(&raw).unwrap();
+    let mut properties: Vec<Member<'_>> = ev
+        .properties
+        .0
+        .iter()
+        .filter(|(_, v)| v.get() != "null")
+        .map(|(k, v)| Member::Pair(k.as_ref(), PropValue::Raw(*v)))
+        .collect();
+    coalesce(&mut properties, ev.source);
+    let shape: Vec<String> = properties
+        .iter()
+        .map(|m| match m {
+            Member::Run(text) => format!("run {text}"),
+            Member::Pair(k, _) => format!("pair {k}"),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            r#"pair campaign_id"#,
+            r#"run "link_id":{"a":[1, 2],"b":"x\"y"},"url":"https://new.example/","link_url":"stale","fresh_field":12.50,"fresh_field2":true"#,
+            "pair escaped",
+            r#"run "device_model":"Pixel","late":[],"later":"é☃""#,
+        ]
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// However the properties are spaced, escaped, repeated or nulled, the track call is the same
+    /// text: runs copied as they stand (compact input) and pairs written one by one (spaced
+    /// input, where nothing stands as written) agree.
+    #[test]
+    fn runs_write_what_pairs_write(
+        members in proptest::collection::vec(
+            (
+                "[abu\"\\\\é_]{1,6}",
+                proptest::sample::select(vec![
+                    "1", "-0.5e3", "null", "true", r#""s""#, r#""q\"\\\u0041""#, "[]",
+                    r#"{"k":[1,{"x":null}]}"#, r#""☃""#,
+                ]),
+                proptest::bool::ANY,
+            ),
+            0..12,
+        ),
+        event_type in proptest::sample::select(vec![
+            "users.messages.email.Click", "users.messages.pushnotification.Open",
+            "users.behaviors.CustomEvent", "brand.new.Type",
+        ]),
+    ) {
+        let members: Vec<(String, String)> = members
+            .into_iter()
+            .map(|(key, value, escape)| {
+                let mut key = serde_json::to_string(&key).unwrap();
+                if escape {
+                    key = key.replacen('a', r"\u0061", 1);
+                }
+                (key, value.to_owned())
+            })
+            .collect();
+        let mut head = click_head();
+        head["event_type"] = json!(event_type);
+        let cfg = config(json!({"events": {"forward_unknown": true}}));
+        let compact = track_text(&with_properties(&head, &members, ":", ","), &cfg);
+        let spaced = track_text(&with_properties(&head, &members, " : ", " , "), &cfg);
+        proptest::prop_assert_eq!(compact, spaced);
+    }
+}
