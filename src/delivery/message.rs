@@ -250,7 +250,7 @@ impl DeliveryMessage {
         Some((self, second))
     }
 
-    /// The same message without its events (for the packer's size bound and the halves).
+    /// The same message without its events (for the halves).
     fn envelope(&self) -> Self {
         Self {
             v: self.v,

@@ -5,10 +5,7 @@
 //! splits never outgrow it), Segment's 32 KB per event, 2,500 events and 500 KB per request.
 //! Then messages are grouped into `sendBatch` calls within that call's limits.
 
-use std::io;
 use std::ops::Range;
-
-use serde::Serialize;
 
 use super::message::{DeliveryMessage, QueuedEvent};
 use crate::config::Region;
@@ -45,23 +42,6 @@ impl TooLarge {
     }
 }
 
-/// Bytes `value` takes as JSON, counted without building the text.
-fn json_len(value: &impl Serialize) -> usize {
-    struct Count(usize);
-    impl io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, value).expect("a delivery message always serialises");
-    count.0
-}
-
 /// The largest JSON an empty message of this connector and destination can ever have: every
 /// counter at its maximum, `splits` present.
 fn envelope_bound(
@@ -73,7 +53,7 @@ fn envelope_bound(
     let mut m = DeliveryMessage::new(connector, destination, region, u64::MAX);
     m.generation = generation.map(str::to_owned);
     (m.attempt, m.held, m.splits) = (u32::MAX, u32::MAX, u32::MAX);
-    json_len(&m)
+    m.json_len()
 }
 
 /// An open message and its size bound so far.
