@@ -92,16 +92,16 @@ impl Track<'_> {
                 push_string(&mut out, value);
             }
         }
-        out.push_str(r#","properties":"#);
+        out.push_str(PROPERTIES_KEY);
         push_members(&mut out, self.properties);
-        out.push_str(r#","context":{"device":"#);
+        out.push_str(CONTEXT_DEVICE_KEYS);
         push_object(&mut out, self.device);
-        out.push_str(r#","traits":"#);
+        out.push_str(TRAITS_KEY);
         push_object(&mut out, self.traits);
-        out.push_str(r#","library":"#);
+        out.push_str(LIBRARY_KEY);
         out.push_str(self.library.get());
         out.push('}');
-        out.push_str(r#","integrations":"#);
+        out.push_str(INTEGRATIONS_KEY);
         out.push_str(self.integrations.get());
         out.push('}');
         // Not `RawValue::from_string`: parsing the text again to prove it is JSON costs a tenth
@@ -120,11 +120,19 @@ impl Track<'_> {
 
 /// How a track call begins.
 const TRACK_START: &str = r#"{"type":"track""#;
-/// The keys and punctuation of a track call after its strings, around its three objects and
-/// the two rendered values: `,"properties":`, `,"context":{"device":`, `,"traits":`,
-/// `,"library":` and `}`, `,"integrations":` and `}`.
-const TRACK_FIXED_LEN: usize =
-    r#","properties":,"context":{"device":,"traits":,"library":},"integrations":}"#.len();
+/// The keys after a track call's strings, each as it is written.
+const PROPERTIES_KEY: &str = r#","properties":"#;
+const CONTEXT_DEVICE_KEYS: &str = r#","context":{"device":"#;
+const TRAITS_KEY: &str = r#","traits":"#;
+const LIBRARY_KEY: &str = r#","library":"#;
+const INTEGRATIONS_KEY: &str = r#","integrations":"#;
+/// Those keys and the two closing braces (of `context` and of the call).
+const TRACK_FIXED_LEN: usize = PROPERTIES_KEY.len()
+    + CONTEXT_DEVICE_KEYS.len()
+    + TRAITS_KEY.len()
+    + LIBRARY_KEY.len()
+    + INTEGRATIONS_KEY.len()
+    + 2;
 
 impl<'a> Track<'a> {
     /// The string members, each key as it is written (`,"key":`), and its value if present.
