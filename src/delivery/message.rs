@@ -180,7 +180,8 @@ impl DeliveryMessage {
         buf.clear();
     }
 
-    /// The length of [`Self::to_json`], counted without writing it.
+    /// The length of [`Self::to_json`]: the envelope written apart, the events counted without
+    /// writing them.
     pub fn json_len(&self) -> usize {
         let mut head = String::new();
         self.write_head(&mut head);
